@@ -1,0 +1,155 @@
+"""Model-layer configuration, read from the `[llm]` section of `videokr.toml`.
+
+    [llm]
+    backend = "offline"            # default backend for every role (else settings.llm_source, "offline")
+    concurrency = 16               # in-flight requests per endpoint (roles sharing base_url+model share it)
+    timeout_s = 120                # per HTTP request
+    max_retries = 6                # transport retries: 429, 5xx, timeouts, connection errors
+    malformed_retries = 2          # extra attempts when a reply does not parse/validate
+    backoff_base_s = 1.0           # exponential backoff with full jitter, capped at backoff_max_s
+    backoff_max_s = 60.0
+    json_schema = true             # send response_format={"type": "json_schema", strict}; else parse text
+    cache = true                   # content-addressed reply cache under $VIDEOKR_HOME/llm_cache/
+    cache_offline = false          # the offline stand-in is free and deterministic: not cached by default
+    batch_tasks = []               # tasks sent through the Batch API in call_many, e.g. ["generate_qa", "solve"]
+    batch_poll_s = 30
+    batch_timeout_s = 93600        # 26 h: the 24 h completion window plus slack
+    batch_discount = 0.5           # Batch API price factor
+    image_tokens = 255             # prompt-token estimate per image part (rate limiting only)
+    flush_every = 1000             # call_many writes the ledger when this many rows are pending
+    [llm.frames]  count = 8  max_side = 512  quality = 85
+    [llm.roles.generator]          # any top-level key above may be overridden per role
+    backend = "openai"             # offline | openai | azure   (vLLM, Gemini: "openai" with their base_url)
+    base_url = "https://api.openai.com/v1"
+    model = "gpt-4o"
+    api_key_env = "OPENAI_API_KEY" # the NAME of the environment variable; "" = endpoint needs no key
+    rpm = 500                      # requests per minute (0 = unlimited)
+    tpm = 200000                   # tokens per minute (0 = unlimited)
+    extra_body = {}                # extra request fields (vLLM guided decoding, Gemini options, ...)
+    api_version = "2024-10-21"     # azure only; base_url is then the azure endpoint
+    [llm.prices."gpt-4o"]  input_per_mtok = 2.5  output_per_mtok = 10.0
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+ROLES = ("generator", "solver", "blind_solver", "cot_validator", "relevance_judge", "judge")
+BACKENDS = ("offline", "openai", "azure")
+
+
+class ConfigError(ValueError):
+    """The `[llm]` configuration is unusable (names the role and the setting)."""
+
+
+@dataclass(frozen=True)
+class RoleConfig:
+    role: str
+    backend: str = "offline"
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    api_version: str = ""
+    rpm: int = 0
+    tpm: int = 0
+    concurrency: int = 16
+    timeout_s: float = 120.0
+    max_retries: int = 6
+    malformed_retries: int = 2
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+    json_schema: bool = True
+    image_tokens: int = 255
+    extra_body: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def endpoint_id(self) -> tuple:
+        """Roles with the same endpoint id share one client, semaphore and rate limiter."""
+        return (self.backend, self.base_url, self.model, self.api_key_env, self.api_version)
+
+    def api_key(self) -> str:
+        """The secret, from the environment only. Raises naming the variable, never showing a value."""
+        if not self.api_key_env:
+            return "no-key"          # e.g. a local vLLM server
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise ConfigError(f"llm role {self.role!r}: environment variable {self.api_key_env} is not set")
+        return key
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    roles: dict[str, RoleConfig]
+    default: RoleConfig
+    cache: bool = True
+    cache_offline: bool = False
+    cache_dir: str = ""
+    batch_tasks: tuple[str, ...] = ()
+    batch_poll_s: float = 30.0
+    batch_timeout_s: float = 93600.0
+    batch_discount: float = 0.5
+    batch_max_requests: int = 50000
+    flush_every: int = 1000
+    frames: dict = field(default_factory=lambda: {"count": 8, "max_side": 512, "quality": 85})
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def role(self, name: str) -> RoleConfig:
+        return self.roles.get(name) or RoleConfig(**{**_as_dict(self.default), "role": name})
+
+    def price(self, model: str) -> tuple[float, float]:
+        """(input, output) USD per million tokens; (0, 0) for models without a price entry."""
+        p = self.prices.get(model) or {}
+        return float(p.get("input_per_mtok", 0.0)), float(p.get("output_per_mtok", 0.0))
+
+
+def _as_dict(rc: RoleConfig) -> dict:
+    return {f.name: getattr(rc, f.name) for f in fields(rc)}
+
+
+_ROLE_KEYS = {f.name for f in fields(RoleConfig)} - {"role"}
+_TOP_KEYS = {f.name for f in fields(LLMConfig)} - {"roles", "default"}
+
+
+def _role(name: str, base: dict, over: dict) -> RoleConfig:
+    unknown = set(over) - _ROLE_KEYS
+    if unknown:
+        raise ConfigError(f"[llm.roles.{name}]: unknown keys {sorted(unknown)}")
+    merged = {**base, **over}
+    if merged.get("backend", "offline") not in BACKENDS:
+        raise ConfigError(f"[llm.roles.{name}]: backend must be one of {BACKENDS}, got {merged['backend']!r}")
+    if merged.get("backend") == "azure" and "api_key_env" not in over and "api_key_env" not in base:
+        merged["api_key_env"] = "AZURE_OPENAI_API_KEY"
+    if merged.get("backend") in ("openai", "azure") and not merged.get("model"):
+        raise ConfigError(f"[llm.roles.{name}]: backend {merged['backend']!r} needs a model")
+    types = {f.name: f.type for f in fields(RoleConfig)}
+    for k, v in list(merged.items()):
+        if types[k] in ("int", int):
+            merged[k] = int(v)
+        elif types[k] in ("float", float):
+            merged[k] = float(v)
+        elif types[k] in ("bool", bool):
+            merged[k] = bool(v)
+    return RoleConfig(role=name, **merged)
+
+
+def load(settings: Any) -> LLMConfig:
+    """Parse `settings.section("llm")`. Unknown roles are allowed (they get the defaults)."""
+    sec: dict[str, Any] = dict(settings.section("llm")) if settings is not None else {}
+    base = {k: v for k, v in sec.items() if k in _ROLE_KEYS}
+    base.setdefault("backend", getattr(settings, "llm_source", None) or "offline")
+    roles_sec = sec.get("roles", {}) or {}
+    default = _role("default", base, roles_sec.get("default", {}))
+    base = {**base, **roles_sec.get("default", {})}
+    roles = {name: _role(name, base, over or {}) for name, over in roles_sec.items() if name != "default"}
+    for name in ROLES:
+        roles.setdefault(name, _role(name, base, {}))
+    top = {k: v for k, v in sec.items() if k in _TOP_KEYS}
+    if "batch_tasks" in top:
+        top["batch_tasks"] = tuple(top["batch_tasks"])
+    if "frames" in top:
+        top["frames"] = {"count": 8, "max_side": 512, "quality": 85, **top["frames"]}
+    unknown = set(sec) - _ROLE_KEYS - _TOP_KEYS - {"roles"}
+    if unknown:
+        raise ConfigError(f"[llm]: unknown keys {sorted(unknown)}")
+    return LLMConfig(roles=roles, default=default, **top)

@@ -1,0 +1,15 @@
+-- table: runs
+-- key: run_id
+-- doc: One row per stage run: scope, params, timing, rows written per table, the snapshot it produced, status.
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR,
+    stage VARCHAR,
+    scope VARCHAR,           -- JSON, e.g. {"subjects": ["physics"]}; {} means everything
+    params VARCHAR,          -- JSON
+    started TIMESTAMP,
+    finished TIMESTAMP,
+    rows_written VARCHAR,    -- JSON {table: rows inserted or changed}
+    snapshot_id BIGINT,      -- DuckLake snapshot after the run's last write
+    status VARCHAR,          -- running | success | failed
+    error VARCHAR
+);

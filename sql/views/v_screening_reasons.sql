@@ -1,0 +1,13 @@
+-- view: v_screening_reasons
+-- doc: Videos kept and rejected per stage and reason (collect filters on `videos`, screen checks on `screening`).
+CREATE OR REPLACE VIEW v_screening_reasons AS
+WITH r AS (
+    SELECT subject_id, 'collect' AS stage, 'reject' AS decision, reject_reason AS reason
+    FROM videos WHERE NOT eligible
+    UNION ALL
+    SELECT subject_id, 'screen', 'reject', unnest(reasons) FROM screening WHERE decision = 'reject'
+    UNION ALL
+    SELECT subject_id, 'screen', 'keep', 'kept' FROM screening WHERE decision = 'keep'
+)
+SELECT subject_id, stage, decision, reason, count(*) AS videos
+FROM r GROUP BY ALL ORDER BY subject_id, stage, decision DESC, reason;

@@ -1,0 +1,30 @@
+"""Shared fixtures: a temporary VIDEOKR_HOME and a warehouse on it (real DuckLake, SQLite catalog)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("VIDEOKR_HOME", str(h))
+    return h
+
+
+@pytest.fixture
+def settings(home):
+    from videokr.settings import Settings
+    return Settings.load()
+
+
+@pytest.fixture
+def wh(settings):
+    from warehouse import Warehouse
+    w = Warehouse(settings)
+    yield w
+    w.close()

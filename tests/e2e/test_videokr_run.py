@@ -1,0 +1,94 @@
+"""`videokr run` end to end on a temporary home: the whole registered chain through Airflow (dag.test)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from videokr.settings import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+VIDEOKR = [sys.executable, "-m", "videokr.cli"]
+
+
+def _env(home: Path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEOKR_", "AIRFLOW"))}
+    return env | {"VIDEOKR_HOME": str(home), "OMP_NUM_THREADS": "1"} | extra
+
+
+def _sql(home: Path, query: str) -> str:
+    out = subprocess.run(VIDEOKR + ["sql", query], env=_env(home), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def _counts(home: Path) -> dict[str, int]:
+    from videokr.settings import Settings
+    from warehouse import Warehouse
+    with Warehouse(Settings(home=home), read_only=True) as wh:
+        return {t: int(wh.query(f'SELECT count(*) n FROM "{t}"')["n"][0]) for t in wh.tables() if t != "runs"}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    home = tmp_path_factory.mktemp("e2e") / "home"
+    proc = subprocess.Popen(VIDEOKR + ["run"], env=_env(home), cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # an analyst queries while the run writes
+    answered = None
+    deadline = time.time() + 600
+    while proc.poll() is None and time.time() < deadline and answered is None:
+        if (home / "catalog.sqlite").exists():
+            try:
+                answered = _sql(home, "select count(*) AS n from knowledge_points")
+            except AssertionError:
+                pass
+        time.sleep(1)
+    out, _ = proc.communicate(timeout=3000)
+    assert proc.returncode == 0, out[-5000:]
+    return home, out, answered
+
+
+def test_run_produces_knowledge_bank_tables_and_run_records(first_run):
+    home, out, _ = first_run
+    assert "== rows per table ==" in out and "knowledge_bank" in out
+    counts = _counts(home)
+    assert counts["disciplines"] == 4
+    assert counts["subjects"] >= 16 and counts["knowledge_points"] >= 200
+    runs = json.loads(subprocess.run(
+        VIDEOKR + ["stage", "knowledge_bank"], env=_env(home), capture_output=True, text=True).stdout)
+    assert runs["rows"] == {t: 0 for t in runs["rows"]}  # reloading the same bank writes nothing
+
+
+def test_sql_answers_while_run_in_progress(first_run):
+    _, _, answered = first_run
+    assert answered is not None and "n" in answered
+
+
+def test_second_run_keeps_row_counts_and_adds_runs(first_run):
+    home, _, _ = first_run
+    before = _counts(home)
+    n_runs = int(_sql(home, "select count(*) AS n from runs").split("│")[-2].strip() or 0)
+    out = subprocess.run(VIDEOKR + ["run"], env=_env(home), cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=3000)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert _counts(home) == before
+    n_after = int(_sql(home, "select count(*) AS n from runs").split("│")[-2].strip())
+    assert n_after > n_runs
+
+
+def test_malformed_bank_fails_listing_problems_and_changes_nothing(first_run, tmp_path):
+    home, _, _ = first_run
+    before = _counts(home)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ndisciplines:\n  - name: Astrology\n    subjects: []\n  - name: Healthcare\n")
+    out = subprocess.run(VIDEOKR + ["stage", "knowledge_bank", "--param", f"source={bad}"], env=_env(home),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "unknown discipline" in out.stderr and "missing level 'subjects'" in out.stderr
+    assert _counts(home) == before

@@ -1,0 +1,87 @@
+"""The table registry: one DDL file per table in `sql/schema/`.
+
+Each file starts with comment headers that the write API relies on:
+
+    -- table: knowledge_points
+    -- key: kp_id                 natural key (merge and diff by it)
+    -- scope: subject_id          optional: the column a stage's scope (subjects) filters on
+    -- doc: one line for analysts
+
+`ensure_schema` creates missing tables and adds columns that the DDL declares but the lake lacks (additive
+migration). Views in `sql/views/` are (re)created afterwards.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from videokr.settings import SQL_DIR
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    ddl: str
+    key: tuple[str, ...]
+    scope: str | None
+    doc: str
+    columns: tuple[tuple[str, str], ...]  # (name, type) in DDL order
+
+
+def _header(text: str, name: str) -> str | None:
+    m = re.search(rf"^--\s*{name}:\s*(.+)$", text, re.M)
+    return m.group(1).strip() if m else None
+
+
+def _columns(ddl: str) -> tuple[tuple[str, str], ...]:
+    con = duckdb.connect()
+    con.execute(ddl)
+    name = con.execute("SELECT table_name FROM duckdb_tables()").fetchone()[0]
+    return tuple((r[0], r[1]) for r in con.execute(f'DESCRIBE "{name}"').fetchall())
+
+
+@cache
+def registry(sql_dir: Path = SQL_DIR) -> dict[str, Table]:
+    tables = {}
+    for path in sorted((sql_dir / "schema").glob("*.sql")):
+        text = path.read_text()
+        name = _header(text, "table") or path.stem
+        key = tuple(k.strip() for k in (_header(text, "key") or "").split(",") if k.strip())
+        if not key:
+            raise ValueError(f"{path}: missing '-- key:' header")
+        cols = _columns(text)
+        if "run_id" not in dict(cols):
+            raise ValueError(f"{path}: every table carries a run_id column")
+        tables[name] = Table(name, text, key, _header(text, "scope"), _header(text, "doc") or "", cols)
+    return tables
+
+
+def table(name: str) -> Table:
+    try:
+        return registry()[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; tables are declared in sql/schema/") from None
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create missing tables, add missing columns, refresh views. Returns the changes made."""
+    changes = []
+    existing = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    for t in registry().values():
+        if t.name not in existing:
+            con.execute(t.ddl)
+            changes.append(f"create {t.name}")
+            continue
+        have = {r[0] for r in con.execute(f'DESCRIBE "{t.name}"').fetchall()}
+        for col, typ in t.columns:
+            if col not in have:
+                con.execute(f'ALTER TABLE "{t.name}" ADD COLUMN "{col}" {typ}')
+                changes.append(f"add {t.name}.{col}")
+    for path in sorted((SQL_DIR / "views").glob("*.sql")):
+        con.execute(path.read_text())
+    return changes
