@@ -12,6 +12,7 @@ migration). Views in `sql/views/` are (re)created afterwards.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -82,6 +83,16 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
             if col not in have:
                 con.execute(f'ALTER TABLE "{t.name}" ADD COLUMN "{col}" {typ}')
                 changes.append(f"add {t.name}.{col}")
+    applied = dict(con.execute("SELECT object, sha256 FROM schema_versions").fetchall())
+    have_views = {r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database()").fetchall()}
     for path in sorted((SQL_DIR / "views").glob("*.sql")):
-        con.execute(path.read_text())
+        text = path.read_text()
+        sha = hashlib.sha256(text.encode()).hexdigest()
+        if applied.get(f"view:{path.stem}") == sha and path.stem in have_views:
+            continue  # unchanged: no new catalog snapshot
+        con.execute(text)
+        con.execute("DELETE FROM schema_versions WHERE object = ?", [f"view:{path.stem}"])
+        con.execute("INSERT INTO schema_versions VALUES (?, ?, 'schema')", [f"view:{path.stem}", sha])
+        changes.append(f"view {path.stem}")
     return changes

@@ -15,6 +15,7 @@
     batch_poll_s = 30
     batch_timeout_s = 93600        # 26 h: the 24 h completion window plus slack
     batch_discount = 0.5           # Batch API price factor
+    batch_fallback = true          # batch items that failed or did not parse are retried synchronously
     image_tokens = 255             # prompt-token estimate per image part (rate limiting only)
     flush_every = 1000             # call_many writes the ledger when this many rows are pending
     [llm.frames]  count = 8  max_side = 512  quality = 85
@@ -25,6 +26,7 @@
     api_key_env = "OPENAI_API_KEY" # the NAME of the environment variable; "" = endpoint needs no key
     rpm = 500                      # requests per minute (0 = unlimited)
     tpm = 200000                   # tokens per minute (0 = unlimited)
+    max_tokens_param = "max_tokens"  # or "max_completion_tokens" (newer OpenAI models)
     extra_body = {}                # extra request fields (vLLM guided decoding, Gemini options, ...)
     api_version = "2024-10-21"     # azure only; base_url is then the azure endpoint
     [llm.prices."gpt-4o"]  input_per_mtok = 2.5  output_per_mtok = 10.0
@@ -60,6 +62,7 @@ class RoleConfig:
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
     json_schema: bool = True
+    max_tokens_param: str = "max_tokens"   # "max_completion_tokens" for endpoints that require it
     image_tokens: int = 255
     extra_body: dict = field(default_factory=dict, hash=False)
 
@@ -90,6 +93,7 @@ class LLMConfig:
     batch_timeout_s: float = 93600.0
     batch_discount: float = 0.5
     batch_max_requests: int = 50000
+    batch_fallback: bool = True    # batch items that fail or do not parse go through the synchronous path
     flush_every: int = 1000
     frames: dict = field(default_factory=lambda: {"count": 8, "max_side": 512, "quality": 85})
     prices: dict[str, dict[str, float]] = field(default_factory=dict)

@@ -1,0 +1,87 @@
+"""The `llm_calls` ledger: rows collected in memory (thread-safe), written through the warehouse on flush.
+
+call_id (see sql/schema/llm_calls.sql): the bare request hash for a call paid in this run, `<hash>@<run_id>` for a
+cache hit, `<hash>!<run_id>` for a failure. Rows with the same call_id within a run merge (last wins).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+
+from jobs.llm.config import LLMConfig
+
+log = logging.getLogger("videokr.llm")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def ledger_id(key: str, run_id: str, status: str, cache_hit: bool) -> str:
+    if cache_hit:
+        return f"{key}@{run_id}"
+    return key if status == "ok" else f"{key}!{run_id}"
+
+
+class Ledger:
+    def __init__(self, cfg: LLMConfig, run_id: str):
+        self.cfg = cfg
+        self.run_id = run_id
+        self._rows: dict[str, dict] = {}
+        self._lock = threading.Lock()
+        self.totals = {"calls": 0, "cache_hits": 0, "errors": 0, "malformed": 0, "tokens_in": 0, "tokens_out": 0,
+                       "cost_usd": 0.0}
+        self._unpriced: set[str] = set()
+
+    def cost(self, model: str, tokens_in: int, tokens_out: int, via_batch: bool) -> float:
+        pin, pout = self.cfg.price(model)
+        if not (pin or pout) and model not in self._unpriced and not model.startswith("offline"):
+            self._unpriced.add(model)
+            log.warning("no price for model %r in [llm.prices]; its cost is recorded as 0", model)
+        c = (tokens_in * pin + tokens_out * pout) / 1e6
+        return c * self.cfg.batch_discount if via_batch else c
+
+    def record(self, *, key: str, role: str, backend: str, model: str, prompt_version: str, task: str,
+               tokens_in: int, tokens_out: int, latency_ms: float, attempts: int, status: str, cache_hit: bool,
+               error: str | None, via_batch: bool = False) -> dict:
+        cost = 0.0 if cache_hit else self.cost(model, tokens_in, tokens_out, via_batch)
+        row = {"call_id": ledger_id(key, self.run_id, status, cache_hit), "request_key": key, "role": role,
+               "backend": backend, "model": model, "prompt_version": prompt_version, "task": task,
+               "via_batch": via_batch, "tokens_in": int(tokens_in), "tokens_out": int(tokens_out),
+               "cost_usd": cost, "latency_ms": float(latency_ms), "attempts": int(attempts), "status": status,
+               "cache_hit": cache_hit, "error": error, "created_at": _now()}
+        with self._lock:
+            self._rows[row["call_id"]] = row
+            t = self.totals
+            t["calls"] += 1
+            t["cache_hits"] += cache_hit
+            t["errors"] += status == "error"
+            t["malformed"] += status == "malformed"
+            if not cache_hit:
+                t["tokens_in"] += row["tokens_in"]
+                t["tokens_out"] += row["tokens_out"]
+                t["cost_usd"] += cost
+        return row
+
+    @property
+    def pending(self) -> int:
+        return len(self._rows)
+
+    def flush(self, wh) -> int:
+        """Write pending rows to `llm_calls` (merge by call_id). `wh` is a Warehouse or a stage Run."""
+        with self._lock:
+            rows, self._rows = list(self._rows.values()), {}
+        if not rows or wh is None:
+            return 0
+        try:
+            if hasattr(wh, "quarantine"):          # a warehouse.Run: counts go into its runs row
+                wh.write("llm_calls", rows)
+            else:
+                wh.write("llm_calls", rows, self.run_id)
+        except BaseException:
+            with self._lock:                       # keep them for the next flush
+                for r in rows:
+                    self._rows.setdefault(r["call_id"], r)
+            raise
+        return len(rows)
