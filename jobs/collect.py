@@ -108,7 +108,8 @@ class Collector:
         self.checkpoint_units = int(cfg.get("checkpoint_units", 2000))
         self.expand = bool(cfg.get("expand_keywords", False))
         fp = getattr(source, "key_fingerprint", None) or source.name
-        self.ledger = QuotaLedger(wh, source.name, fp, settings.section("youtube"))
+        self.ledger = QuotaLedger(wh, source.name, fp, settings.section("youtube") | {
+            k: params[k] for k in ("daily_budget", "units") if k in params})
         self.queries: dict[str, dict] = {}
         self.hits: list[dict] = []
         self.videos: dict[str, dict] = {}
@@ -227,7 +228,9 @@ def _in_scope(subjects: list[str] | None) -> tuple[str, list]:
     return ("WHERE subject_id IN (SELECT unnest(?))", [subjects]) if subjects else ("", [])
 
 
-def run(settings: Settings | None = None, subjects: list[str] | None = None, params: dict | None = None) -> dict:
+def run(settings: Settings | None = None, subjects: list[str] | None = None, params: dict | None = None,
+        source=None) -> dict:
+    """Collect for `subjects` (empty: all). `source` overrides the configured SearchSource (tests, notebooks)."""
     settings = settings or Settings.load()
     params = dict(params or {})
     t0 = time.monotonic()
@@ -237,7 +240,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
                        "ORDER BY subject_id, course_id, lecture_id, position, kp_id", args).to_dicts()
         if subjects and not kps:
             raise ValueError(f"collect: no knowledge points for subjects {subjects}; run knowledge_bank first")
-        source = make_source(settings)
+        source = source or make_source(settings)
         with stage_run(wh, "collect", {"subjects": subjects or []},
                        {k: str(v) for k, v in params.items()} | {"source": source.name}) as r:
             c = Collector(wh, r, source, settings, params)
@@ -268,9 +271,8 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
                     if q["status"] == "failed":
                         q |= {"status": "partial" if q["pages_fetched"] else "new", "error": None}
                     c.collect_query(q)
-                    c.counts["queries_done" if q["status"] == "done" else
-                             "queries_partial" if q["status"] == "partial" else "queries_failed"] += (
-                        q["status"] != "failed")
+                    if q["status"] in ("done", "partial"):
+                        c.counts[f"queries_{q['status']}"] += 1
                     if c.stop:
                         break
                 if (i + 1) % 25 == 0:

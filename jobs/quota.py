@@ -81,7 +81,7 @@ def today(settings: Settings | None = None, day: date | None = None) -> list[dic
             SELECT source, key_fingerprint, method, count(*) AS calls, sum(units) AS units,
                    count(*) FILTER (WHERE status <> 'ok') AS failed,
                    sum(sum(units)) OVER (PARTITION BY source, key_fingerprint) AS key_units
-            FROM api_usage WHERE day = ? GROUP BY ALL ORDER BY source, key_fingerprint, method""",
+            FROM api_usage WHERE day = ? GROUP BY source, key_fingerprint, method ORDER BY source, key_fingerprint, method""",
                       [day or quota_day()])
     rows = df.to_dicts()
     for r in rows:

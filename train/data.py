@@ -198,3 +198,9 @@ def video_inputs(processor, texts: list[str], frames: list[Frames]) -> dict:
     """Run the processor on chat-templated texts and our frames, with no further resizing or frame sampling."""
     return processor(text=texts, videos=[f.array for f in frames], video_metadata=[f.metadata() for f in frames],
                      do_resize=False, do_sample_frames=False, padding=True, return_tensors="pt")
+
+
+def extract_answer_text(solution: str) -> str:
+    """The answer inside `<answer>` tags of a solution, or the stripped solution when untagged."""
+    start, end = solution.find("<answer>"), solution.find("</answer>")
+    return solution[start + 8:end].strip() if 0 <= start < end else solution.strip()

@@ -4,19 +4,12 @@ from __future__ import annotations
 import logging
 import time
 
-from videokr import airflow_env
+from videokr import airflow_admin, airflow_env
 from videokr.settings import REPO_ROOT, Settings
 
 log = logging.getLogger("videokr.run")
 
 
-def _init_db(settings: Settings) -> None:
-    marker = settings.airflow_home / ".db-ready"
-    if marker.exists():
-        return
-    from airflow.utils.db import initdb
-    initdb()
-    marker.write_text("ok")
 
 
 def load_dags() -> dict:
@@ -31,7 +24,7 @@ def run_chain(settings: Settings, subjects: list[str] | None = None, stop_after:
     """Run the stage DAGs in order; returns one result per DAG (dag id, state, seconds)."""
     airflow_env.apply(settings)
     from jobs.stages import registered
-    _init_db(settings)
+    airflow_admin.init(settings)
     dags = load_dags()
     results = []
     for stage in registered():

@@ -60,15 +60,16 @@ def _with_retries(fn, what: str, tries: int = 5, base: float = 1.0):
             time.sleep(backoff(attempt, base, 60.0, hint))
 
 
-def submit(client, lines: list[tuple[str, dict]], store, model: str) -> str:
-    """Upload the JSONL and create the batch (or find the one already running for these requests)."""
+def submit(client, lines: list[tuple[str, dict]], store, model: str) -> tuple[str, str]:
+    """Upload the JSONL and create the batch (or find the one already running for these requests).
+    Returns (batch id, job key)."""
     jk = job_key(model, [cid for cid, _ in lines])
     known = store.batch_id(jk)
     if known:
         b = _with_retries(lambda: client.batches.retrieve(known), "retrieve")
         if b.status not in ("failed", "expired", "cancelled"):
             log.info("resuming batch %s (%s) for %d requests", known, b.status, len(lines))
-            return known
+            return known, jk
     data = "".join(json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": body},
                               separators=(",", ":")) + "\n" for cid, body in lines).encode()
     f = _with_retries(lambda: client.files.create(file=("videokr-batch.jsonl", data, "application/jsonl"),
@@ -78,7 +79,7 @@ def submit(client, lines: list[tuple[str, dict]], store, model: str) -> str:
                                                     metadata={"videokr_job": jk[:32]}), "create")
     store.set_batch(jk, b.id)
     log.info("submitted batch %s: %d requests, %.1f MB", b.id, len(lines), len(data) / 1e6)
-    return b.id
+    return b.id, jk
 
 
 def _parse_line(obj: dict) -> BatchItem:

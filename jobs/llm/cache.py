@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from jobs.llm.structured import json_schema
+
+log = logging.getLogger("videokr.llm.cache")
 
 # context fields that select a different sample of the same request (k solver samples, blind tries)
 SAMPLE_FIELDS = ("sample", "sample_index", "seed", "try")
@@ -72,8 +75,13 @@ class ReplyCache:
         return con
 
     def get(self, key: str) -> Entry | None:
-        row = self._con().execute("SELECT raw, tokens_in, tokens_out, model FROM replies WHERE key = ?",
-                                  (key,)).fetchone()
+        """The stored reply, or None (also when the cache file cannot be read: the call is then simply made)."""
+        try:
+            row = self._con().execute("SELECT raw, tokens_in, tokens_out, model FROM replies WHERE key = ?",
+                                      (key,)).fetchone()
+        except sqlite3.Error as exc:
+            log.warning("llm cache %s: read failed (%s); calling the model", self.path, exc)
+            return None
         return Entry(*row) if row else None
 
     def get_many(self, keys: list[str]) -> dict[str, Entry]:
@@ -87,8 +95,12 @@ class ReplyCache:
         return out
 
     def put(self, key: str, entry: Entry) -> None:
-        self._con().execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
-                            (key, entry.model, entry.raw, entry.tokens_in, entry.tokens_out, time.time()))
+        """Store a reply; a failing store is logged, never raised (the reply itself is still returned)."""
+        try:
+            self._con().execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?)",
+                                (key, entry.model, entry.raw, entry.tokens_in, entry.tokens_out, time.time()))
+        except sqlite3.Error as exc:
+            log.warning("llm cache %s: store failed (%s)", self.path, exc)
 
     # ---- Batch API jobs in flight
     def batch_id(self, job_key: str) -> str | None:

@@ -44,9 +44,9 @@ class Ledger:
 
     def record(self, *, key: str, role: str, backend: str, model: str, prompt_version: str, task: str,
                tokens_in: int, tokens_out: int, latency_ms: float, attempts: int, status: str, cache_hit: bool,
-               error: str | None, via_batch: bool = False) -> dict:
+               error: str | None, via_batch: bool = False, call_id: str | None = None) -> dict:
         cost = 0.0 if cache_hit else self.cost(model, tokens_in, tokens_out, via_batch)
-        row = {"call_id": ledger_id(key, self.run_id, status, cache_hit), "request_key": key, "role": role,
+        row = {"call_id": call_id or ledger_id(key, self.run_id, status, cache_hit), "request_key": key, "role": role,
                "backend": backend, "model": model, "prompt_version": prompt_version, "task": task,
                "via_batch": via_batch, "tokens_in": int(tokens_in), "tokens_out": int(tokens_out),
                "cost_usd": cost, "latency_ms": float(latency_ms), "attempts": int(attempts), "status": status,

@@ -14,8 +14,9 @@ no network and so that every check can be shown to catch the failures planted in
 | validate_cot    | one line of `think` = one step; grounded when the scene record holds it as a video or        |
 |                 | knowledge step, except the step planted as ungrounded                                         |
 | judge_relevance | relevant when the video's scene knowledge point is the requested one                         |
-| expand_kb       | curated proposals from jobs/seeds/expand_kb.yaml for the subject, plus three deliberately     |
-|                 | flawed ones (a duplicate of a bank point, a duplicate within the batch, an empty statement)   |
+| expand_kb       | curated proposals from jobs/seeds/expand_kb.yaml for the subject, plus four deliberately      |
+|                 | flawed ones (a duplicate of a bank point, a duplicate within the batch, an empty statement,   |
+|                 | an existing lecture filed under the wrong course)                                            |
 |                 | so that validation is exercised, like the planted items of the sample world                  |
 
 Requests reach it through the model layer like any endpoint; it reads `request.context` (video_id, n_frames,
@@ -192,6 +193,9 @@ class OfflineModel:
             c, l, k = first_kp
             proposals.append({"course": c, "lecture": l, "name": k.upper() + ".", "statement": f"{k} (restated).",
                               "keywords": [k.lower()]})
+            if len(reserve) > 1:         # an existing lecture filed under the wrong course, listed first
+                other = next((x for x in existing if x != c), f"{c} II")
+                proposals.insert(0, {**reserve[1], "course": other, "lecture": l})
         if proposals and reserve:
             p = dict(reserve[0])
             p["name"] = " " + p["name"].lower() + " "
@@ -238,11 +242,22 @@ def _letter_of(options: list[str], answer: str) -> str | None:
     return None
 
 
+def _planted_step_texts() -> set[str]:
+    """The sample world's planted ungrounded step text(s) (jobs/sources/sample/facts.py)."""
+    try:
+        from jobs.sources.sample import facts
+    except ImportError:
+        return set()
+    return {norm(t) for t in [getattr(facts, "UNGROUNDED_STEP", "")] if t}
+
+
 def _is_ungrounded(fact: dict, step: dict) -> bool:
-    """The planted ungrounded step: marked on the step itself, or by its basis."""
+    """The planted ungrounded step: marked on the step itself, by its basis, or the sample world's planted text."""
     if step.get("grounded") is False or step.get("ungrounded") or step.get("planted"):
         return True
-    return str(step.get("basis", "")).lower() in _UNGROUNDED_BASES
+    if str(step.get("basis", "")).lower() in _UNGROUNDED_BASES:
+        return True
+    return fact.get("flaw") == "ungrounded_step" and norm(step.get("text", "")) in _planted_step_texts()
 
 
 def _slug(name: str) -> str:

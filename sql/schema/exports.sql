@@ -1,6 +1,6 @@
 -- table: exports
 -- key: export_id
--- doc: One row per dataset export (videokr | llamafactory | verl | trl): folder, snapshot read, seed, files and row counts.
+-- doc: One row per dataset export (videokr | llamafactory | verl | trl): folder, snapshot read, split seed, files, rows; run_id -> runs for when.
 CREATE TABLE IF NOT EXISTS exports (
     export_id VARCHAR,       -- <format>-snap<snapshot>-seed<seed>: the folder name under the output dir
     format VARCHAR,
@@ -10,6 +10,5 @@ CREATE TABLE IF NOT EXISTS exports (
     rows_json VARCHAR,       -- JSON {file: rows}
     files_json VARCHAR,      -- JSON {file: sha256}
     manifest_sha256 VARCHAR,
-    created_at TIMESTAMP,
     run_id VARCHAR
 );

@@ -11,7 +11,7 @@ N_DISTRACTORS = 9
 
 def fact(fact_id: str, skill: str, question: str, answer: str, distractors: list[str],
          steps: list[tuple[str, str]], evidence: list[tuple[float, float]]) -> dict:
-    ds = [d for d in dict.fromkeys(distractors) if d != answer]
+    ds = [str(d) for d in dict.fromkeys(distractors) if str(d) != answer]
     if len(ds) < N_DISTRACTORS:
         raise ValueError(f"fact {fact_id}: only {len(ds)} distractors")
     return {"fact_id": fact_id, "skill": skill, "question": question, "answer": answer,
@@ -21,7 +21,7 @@ def fact(fact_id: str, skill: str, question: str, answer: str, distractors: list
 
 def int_distractors(answer: int, rng: np.random.Generator, lo: int = 0, n: int = 12, suffix: str = "") -> list[str]:
     """Nearby integers (the plausible mistakes of a miscount), formatted like the answer."""
-    cands = [answer + d for d in range(-8, 9) if d and answer + d >= lo]
+    cands = [answer + d for d in range(-15, 16) if d and answer + d >= lo]
     cands.sort(key=lambda v: (abs(v - answer), v))
     out = cands[:n]
     rng.shuffle(out)
@@ -46,3 +46,24 @@ def pick(pool: list[str], answer: str, rng: np.random.Generator, n: int = 11) ->
     rest = [p for p in pool if p != answer]
     rng.shuffle(rest)
     return rest[:n]
+
+
+UNGROUNDED_STEP = "A value printed on a card that never appears in the video confirms this result."
+
+
+def apply_flaw(f: dict, flaw: str | None, vague: tuple[str, str] | None = None) -> dict:
+    """Plant a flaw for the verify checks: a step with no basis, or a vague question with two defensible answers.
+
+    answerable_from_text is planted in the captions (captions.py); here it only sets the flag.
+    """
+    if not flaw:
+        return f
+    f["flaw"] = flaw
+    if flaw == "ungrounded_step":
+        f["steps"].insert(len(f["steps"]) - 1, {"text": UNGROUNDED_STEP, "basis": "video"})
+    elif flaw == "ambiguous":
+        if vague is None:
+            raise ValueError(f"fact {f['fact_id']}: no vague form to plant 'ambiguous'")
+        f["question"], alt = vague
+        f["distractors"] = [alt] + [d for d in f["distractors"] if d != alt]
+    return f

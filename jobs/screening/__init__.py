@@ -1,0 +1,1 @@
+"""Helpers of the screen stage: captions parsing, media probing and frame sampling, checks, decisions."""

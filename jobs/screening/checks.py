@@ -1,0 +1,147 @@
+"""The screen stage's checks, one function per check, each returning a `screening_checks` row (without run_id).
+
+    media            the mp4 opens, demuxes completely and decodes (zero-byte / truncated / corrupt -> fails)
+    moderation       title + description + captions, and sampled frames, through the configured Moderator
+    text_relevance   cosine(KP, metadata + captions) with the offline MiniLM model; the threshold applies in `decide`
+    visual_relevance the relevance_judge role on sampled frames through the model layer (jobs.llm)
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from jobs.screening.media import VideoError, sample_frames
+
+log = logging.getLogger("videokr.screen")
+
+CHECKS = ("media", "moderation", "text_relevance", "visual_relevance")
+
+
+def row(video: dict, check: str, passed: bool | None, score: float | None = None, detail: str | dict = "") -> dict:
+    return {"video_id": video["video_id"], "check_name": check, "subject_id": video["subject_id"],
+            "passed": passed, "score": score,
+            "detail": detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True, default=str)}
+
+
+def media(video: dict, path: str | None, n_frames: int) -> tuple[dict, list]:
+    """(check row, frames). A missing download fails with the download error as detail."""
+    if not path:
+        return row(video, "media", False, None, {"reason": "download", "error": video.get("download_error")}), []
+    try:
+        meta, frames = sample_frames(path, n_frames)
+    except VideoError as exc:
+        return row(video, "media", False, None, {"reason": "corrupt", "kind": exc.reason, "error": str(exc)}), []
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means the file is unusable
+        return row(video, "media", False, None, {"reason": "corrupt", "kind": type(exc).__name__,
+                                                 "error": str(exc)[:500]}), []
+    return row(video, "media", True, meta.get("duration_s"), meta), frames
+
+
+def moderation(video: dict, moderator, captions: str, frames: list, scene: dict | None) -> dict:
+    from jobs.llm.images import encode_jpeg
+
+    text = "\n".join(x for x in (video.get("title"), video.get("description"), captions) if x)
+    out: dict = {"moderator": getattr(moderator, "name", type(moderator).__name__)}
+    try:
+        t = moderator.moderate_text(text)
+        out["text"] = t.categories
+        flagged_by = ["text"] if t.flagged else []
+        reasons = [t.reason] if t.flagged else []
+        if not t.flagged:                      # images only when the text passed: a flag is already final
+            for i, f in enumerate(frames):
+                im = moderator.moderate_image(encode_jpeg(f, 1024, 85), {"scene": scene, "video_id": video["video_id"]})
+                out.setdefault("image", {})
+                for c, s in im.categories.items():
+                    out["image"][c] = max(out["image"].get(c, 0), s)
+                if im.flagged:
+                    flagged_by.append(f"frame {i}")
+                    reasons.append(im.reason)
+                    break
+    except Exception as exc:  # noqa: BLE001 - recorded as an error check, retried next run
+        log.warning("%s: moderation failed: %s", video["video_id"], exc)
+        return row(video, "moderation", None, None, out | {"error": f"{type(exc).__name__}: {exc}"[:500]})
+    out |= {"flagged_by": flagged_by, "reason": "; ".join(reasons)}
+    return row(video, "moderation", not flagged_by, None, out)
+
+
+def text_relevance(video: dict, rel, captions: str) -> dict:
+    from jobs.relevance import kp_text
+
+    kp = kp_text(video.get("kp_name") or "", video.get("kp_statement"))
+    meta = f"{video.get('title') or ''}. {video.get('description') or ''}"
+    score = rel.score(kp, meta, captions)
+    return row(video, "text_relevance", None, round(score, 6), {"model": rel.model, "backend": rel.backend})
+
+
+def visual_requests(videos: list[dict], frames_by_id: dict[str, list], layer, settings) -> list:
+    """One relevance_judge ChatRequest per video that has frames."""
+    from jobs.prompts import load_prompt, render
+    from jobs.prompts.messages import user_content
+    from jobs.sources.base import ChatRequest, RelevanceVerdict
+
+    prompt = load_prompt("judge_relevance", settings=settings)
+    reqs = []
+    for v in videos:
+        parts = layer.frames_to_parts(frames_by_id[v["video_id"]])
+        text = render(prompt, kp_name=v.get("kp_name") or "", kp_statement=v.get("kp_statement") or "")
+        reqs.append(ChatRequest(
+            role="relevance_judge", task="judge_relevance", schema=RelevanceVerdict, prompt_version=prompt.id,
+            messages=[{"role": "user", "content": user_content(text, parts, "", "Reply with JSON only.")}],
+            context={"video_id": v["video_id"], "n_frames": len(parts), "kp_id": v["kp_id"],
+                     "kp_name": v.get("kp_name")}))
+    return reqs
+
+
+def visual_rows(videos: list[dict], results: list) -> list[dict]:
+    out = []
+    for v, res in zip(videos, results):
+        if res.parsed is None:
+            out.append(row(v, "visual_relevance", None, None, {"verdict": "error", "error": res.error,
+                                                               "call_id": res.call_id}))
+        else:
+            p = res.parsed
+            out.append(row(v, "visual_relevance", bool(p.relevant), float(p.score),
+                           {"verdict": "relevant" if p.relevant else "irrelevant", "reason": p.reason,
+                            "model": res.model, "call_id": res.call_id}))
+    return out
+
+
+def unavailable_rows(videos: list[dict], why: str) -> list[dict]:
+    return [row(v, "visual_relevance", None, None, {"verdict": "unavailable", "error": why}) for v in videos]
+
+
+def decide(video: dict, checks: dict[str, dict], text_threshold: float, require_visual: bool) -> dict:
+    """The `screening` row from the check rows of one video."""
+    reasons: list[str] = []
+    m = checks.get("media")
+    mdet = json.loads(m["detail"]) if m and m.get("detail") else {}
+    if m is None or not m["passed"]:
+        reasons.append(mdet.get("reason", "download"))
+    mod = checks.get("moderation")
+    mod_det = json.loads(mod["detail"]) if mod and mod.get("detail") else {}
+    moderation = "pending" if mod is None else "error" if mod["passed"] is None else (
+        "pass" if mod["passed"] else "flagged")
+    if moderation == "flagged":
+        reasons.append("moderation")
+    elif moderation in ("error", "pending") and not reasons:
+        reasons.append("moderation_unchecked")
+    t = checks.get("text_relevance")
+    score = t["score"] if t else None
+    if t is None and not reasons:
+        reasons.append("text_relevance_unchecked")
+    elif score is not None and score < text_threshold:
+        reasons.append("text_relevance")
+    vis = checks.get("visual_relevance")
+    vdet = json.loads(vis["detail"]) if vis and vis.get("detail") else {}
+    verdict = vdet.get("verdict", "pending" if vis is None else "error")
+    if vis is not None and vis["passed"] is False:
+        reasons.append("visual_relevance")
+    elif require_visual and verdict in ("unavailable", "error", "pending") and not reasons:
+        reasons.append("visual_relevance_unchecked")
+    tdet = json.loads(t["detail"]) if t and t.get("detail") else {}
+    return {"video_id": video["video_id"], "subject_id": video["subject_id"], "kp_id": video["kp_id"],
+            "decision": "reject" if reasons else "keep", "reasons": reasons, "text_relevance": score,
+            "text_threshold": text_threshold, "visual_relevance": vis["score"] if vis else None,
+            "visual_verdict": verdict, "moderation": moderation,
+            "moderation_detail": json.dumps({k: v for k, v in mod_det.items() if k != "moderator"}, sort_keys=True)
+            if mod else None, "moderator": mod_det.get("moderator"), "relevance_model": tdet.get("model")}

@@ -1,0 +1,125 @@
+"""Planted bad items of the sample world (stand-in): each one names the filter that must catch it.
+
+Expected filters (TABLES.md): collect:license, collect:duration, collect:captions, screen:text_relevance,
+screen:moderation, screen:corrupt, decontaminate:phash, decontaminate:youtube_id, verify:video_dependency,
+verify:self_consistency, verify:cot_validation.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from .spec import VideoSpec, load_scene_kps
+
+log = logging.getLogger(__name__)
+
+FLAW_FILTER = {"answerable_from_text": "verify:video_dependency", "ambiguous": "verify:self_consistency",
+               "ungrounded_step": "verify:cot_validation"}
+# (regular item key, fact id, flaw)
+FLAWS = [("kp/oscillator/2", "frequency", "answerable_from_text"),
+         ("kp/titration/2", "endpoint_volume", "answerable_from_text"),
+         ("kp/ecg/0", "beats", "ambiguous"),
+         ("kp/oscillator/4", "count", "ambiguous"),
+         ("kp/titration/3", "acid_concentration", "ungrounded_step"),
+         ("kp/circuit/2", "capacitance", "ungrounded_step")]
+UNSAFE_TERMS = ["gore", "graphic violence", "kill", "blood", "nsfw"]       # what the unsafe metadata uses
+# Benchmark-like originals: (item id, scene type, kp index, variant); rendered outside the corpus.
+BENCH = [("sample-bench-0", "oscillator", 1, 1), ("sample-bench-1", "circuit", 1, 1)]
+BENCH_MIN_S = 100.0
+# Re-encoded copies in the corpus: (plant name, original index, trim s, width, height, bitrate)
+COPIES = [("copy_resized_small", 0, 3.0, 480, 270, 200_000), ("copy_resized_large", 0, 5.0, 854, 480, 600_000),
+          ("copy_low_bitrate", 1, 4.0, 480, 270, 150_000)]
+
+
+def _kp(scene_type: str, i: int) -> dict:
+    return load_scene_kps()[scene_type][i]
+
+
+def with_flaws(specs: list[VideoSpec]) -> tuple[list[VideoSpec], list[dict]]:
+    """Regular specs with the planted fact flaws in their options, and the manifest rows for them."""
+    by_key = {s.key: s for s in specs}
+    manifest = []
+    for key, fact_id, flaw in FLAWS:
+        s = by_key[key]
+        flaws = {**s.options.get("flaws", {}), fact_id: flaw}
+        by_key[key] = replace(s, options={**s.options, "flaws": flaws})
+        manifest.append({"video_id": s.video_id, "kind": f"flaw:{flaw}", "expected_filter": FLAW_FILTER[flaw],
+                         "fact_id": fact_id})
+    return [by_key[s.key] for s in specs], manifest
+
+
+def bench_specs(seed: int) -> list[tuple[str, VideoSpec]]:
+    out = []
+    for item_id, st, i, variant in BENCH:
+        out.append((item_id, VideoSpec(key=f"bench/{item_id}", scene_type=st, kp=_kp(st, i), seed=seed,
+                                       options={"variant": variant, "min_duration_s": BENCH_MIN_S})))
+    return out
+
+
+def benchmark_youtube_id(benchmarks_dir: str | Path) -> str | None:
+    """The first YouTube id in MMVU's validation.json (field youtube_url), or None when it is not there."""
+    path = Path(benchmarks_dir) / "mmvu" / "validation.json"
+    try:
+        rows = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("sample world: no youtube_id plant (%s: %s)", path, exc)
+        return None
+    for row in rows:
+        m = re.search(r"(?:v=|youtu\.be/|/shorts/|/embed/)([A-Za-z0-9_-]{11})", str(row.get("youtube_url") or ""))
+        if m:
+            return m.group(1)
+    return None
+
+
+def planted_specs(seed: int, benchmarks_dir: str | Path) -> list[tuple[VideoSpec, str]]:
+    """(spec, expected_filter) of every planted corpus item (copies carry `copy_of` = original spec key)."""
+    def spec(name, st, kp, **opts):
+        return VideoSpec(key=f"plant/{name}", scene_type=st, kp=kp, seed=seed, planted=name, options=opts)
+
+    plants = [
+        (spec("offtopic_cooking", "offtopic", _kp("sorting", 0), style="cooking",
+              title="Bubble Tea at Home: Sorting Tapioca Pearls by Size | Easy Dessert Recipe",
+              description="My favourite bubble tea recipe! We sort the pearls, cook them in brown sugar syrup and "
+                          "shake everything with milk tea. Ingredients in the comments.",
+              tags=["bubble tea", "recipe", "cooking", "dessert", "sort"],
+              notes=["Brown sugar syrup", "Tapioca pearls"]), "screen:text_relevance"),
+        (spec("offtopic_gaming", "offtopic", _kp("oscillator", 0), style="gaming",
+              title="Minecraft Pendulum Door Trap - Redstone Oscillator Tutorial (Survival Let's Play)",
+              description="Building a pendulum piston door and a redstone oscillator clock in survival. "
+                          "Simple harmonic motion? Nope, just redstone. Subscribe for more builds!",
+              tags=["minecraft", "redstone", "pendulum", "oscillator", "gaming"],
+              notes=["Redstone clock", "Piston door"]), "screen:text_relevance"),
+        (spec("offtopic_vlog", "offtopic", _kp("supply_demand", 0), style="gaming",
+              title="Supply Run Vlog: Why Demand for Loot Shifts Every Season | Battle Royale Highlights",
+              description="Squad supply run, market for skins crashed, the demand for loot shifts again. "
+                          "Best moments of the week.", tags=["vlog", "gaming", "supply", "demand", "shift"],
+              notes=["Loot", "Highlights"]), "screen:text_relevance"),
+        (spec("non_cc_license", "oscillator", _kp("oscillator", 0), variant=0, license="youtube", no_mp4=True),
+         "collect:license"),
+        (spec("over_30_minutes", "titration", _kp("titration", 4), variant=4, duration_iso="PT45M",
+              no_mp4=True, title="Titration curve: full laboratory session (45 min)"), "collect:duration"),
+        (spec("no_captions", "supply_demand", _kp("supply_demand", 2), variant=2, captions=False),
+         "collect:captions"),
+        (spec("unsafe_metadata", "mitosis", _kp("mitosis", 0), variant=0,
+              title="Stages of mitosis - GORE edition: we kill the cell (graphic violence, blood, NSFW)",
+              description="Cell division stages shown with graphic violence and gore. Blood everywhere, NSFW. "
+                          "Watch the cell get killed in slow motion."), "screen:moderation"),
+        (spec("unsafe_frames", "ecg", _kp("ecg", 0), variant=0, unsafe_frames=True), "screen:moderation"),
+        (spec("truncated_mp4", "sorting", _kp("sorting", 2), variant=2, truncate=0.4), "screen:corrupt"),
+        (spec("zero_byte_mp4", "graph_search", _kp("graph_search", 1), variant=1, zero_bytes=True),
+         "screen:corrupt"),
+    ]
+    yt = benchmark_youtube_id(benchmarks_dir)
+    if yt:
+        plants.append((spec("benchmark_youtube_id", "projectile", _kp("projectile", 1), variant=1, video_id=yt),
+                       "decontaminate:youtube_id"))
+    origs = bench_specs(seed)
+    for name, k, trim, w, h, br in COPIES:
+        _, orig = origs[k]
+        s = VideoSpec(key=f"plant/{name}", scene_type=orig.scene_type, kp=orig.kp, seed=seed, width=w, height=h,
+                      planted=name, options={**orig.options, "copy_of": orig.key, "trim_s": trim, "bitrate": br})
+        plants.append((s, "decontaminate:phash"))
+    return plants

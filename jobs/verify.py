@@ -1,0 +1,292 @@
+"""Verify stage: three checks per candidate, one `checks` row each; `verified_qa` = candidates passing all three.
+
+- self_consistency (role `solver`): k samples with the video (frames + question), context sample index i.
+  Passes when at least ceil(threshold * k) answers agree with the candidate's answer.
+- video_dependency (role `blind_solver`): n tries with the question, the page text (title, description,
+  captions, quoted as untrusted data) and ONE frame. Multiple choice passes when the blind answer is wrong in
+  at least m of n tries (a lucky guess is not solvability); open-ended passes when no try matches the reference.
+- cot_validation (role `cot_validator`): every step of `think` judged grounded in the video or in standard
+  knowledge; fails on any ungrounded step.
+
+A check whose model calls failed is written with passed = NULL (outcome 'error' in v_rejection_reasons) and the
+candidate is not verified; a rerun retries it. Params (also `[verify]` in videokr.toml): k, threshold, n, m,
+temperature, oe_match (token-F1 for open-ended agreement), cascade (skip later checks once one fails, to save
+calls; default off so every candidate gets all three rows), attach_frames, n_frames, chunk_videos.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+
+import polars as pl
+
+from jobs.prompts import load_prompt
+from jobs.prompts.messages import (captions_text, middle_frame, page_data_blocks, question_block, user_content,
+                                   video_frames)
+from jobs.sources.base import ChatRequest, CoTVerdict, SolverAnswer
+from videokr.settings import Settings
+from warehouse import Warehouse, stage_run
+
+log = logging.getLogger("videokr.verify")
+
+CHECKS = ("cot_validation", "video_dependency", "self_consistency")    # cheapest first (cascade order)
+DEFAULTS = {"k": 5, "threshold": 0.6, "n": 3, "m": 2, "temperature": 1.0, "oe_match": 0.8, "cascade": False,
+            "attach_frames": None, "n_frames": None, "chunk_videos": 50}
+LETTERS = "ABCDEFGHIJ"
+_NUM = re.compile(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?", re.I)
+
+
+# ---------------------------------------------------------------------- answer comparison
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z.+-]+", " ", str(text).lower()).split()).strip(" .")
+
+
+def mc_letter(answer: str, options: list[str]) -> str | None:
+    """The option letter a reply means: 'B', 'B.', '(B)', 'Answer: B', or an option's text."""
+    a = (answer or "").strip()
+    m = re.match(r"^(?:answer\s*[:\-]?\s*)?[(\[]?([A-J])[)\].:]?(?:\s|$)", a, re.I)
+    if m and m.group(1).upper() in LETTERS[:len(options)]:
+        return m.group(1).upper()
+    for i, opt in enumerate(options):
+        if _norm(re.sub(r"^\s*[A-J][.)]\s*", "", opt)) == _norm(a):
+            return LETTERS[i]
+    return None
+
+
+def open_match(reference: str, answer: str, min_f1: float = 0.8) -> bool:
+    """Open-ended agreement: same normalised text, same number (1%) with the same words, or token F1 >= min_f1."""
+    r, a = _norm(reference), _norm(answer)
+    if not r or not a:
+        return False
+    if r == a:
+        return True
+    rn, an = _NUM.findall(r), _NUM.findall(a)
+    if rn and an:
+        rw, aw = _NUM.sub(" ", r).split(), _NUM.sub(" ", a).split()
+        x, y = float(rn[0]), float(an[0])
+        return rw == aw and len(rn) == len(an) and math.isclose(x, y, rel_tol=0.01, abs_tol=1e-9)
+    rt, at = r.split(), a.split()
+    common = sum(min(rt.count(t), at.count(t)) for t in set(rt))
+    if not common:
+        return False
+    p, q = common / len(at), common / len(rt)
+    return 2 * p * q / (p + q) >= min_f1
+
+
+def agrees(cand: dict, answer: str, min_f1: float) -> bool:
+    if cand["problem_type"] == "multiple choice":
+        return mc_letter(answer, list(cand["options"] or [])) == cand["answer"]
+    return open_match(cand["answer"], answer, min_f1)
+
+
+# ---------------------------------------------------------------------- requests
+
+
+def solve_request(cand: dict, prompt, parts: list[dict], n_frames: int, sample: int, temperature: float,
+                  blind: bool, page: str = "") -> ChatRequest:
+    intro = ("One frame of the video:" if blind else f"Frames of the video, in time order ({n_frames}):")
+    user = user_content(intro, parts, (page + "\n\n" if page else "") + question_block(cand["question"],
+                        cand["options"]), "Answer as JSON.")
+    return ChatRequest(role="blind_solver" if blind else "solver", task="solve", prompt_version=prompt.id,
+                       schema=SolverAnswer, temperature=temperature,
+                       messages=[{"role": "system", "content": prompt.text}, {"role": "user", "content": user}],
+                       context={"video_id": cand["video_id"], "n_frames": 1 if blind else n_frames, "sample": sample,
+                                "question": cand["question"], "options": list(cand["options"] or []),
+                                "problem_type": cand["problem_type"]})
+
+
+def cot_request(cand: dict, prompt, parts: list[dict], n_frames: int) -> ChatRequest:
+    answer = cand["answer"]
+    if cand["problem_type"] == "multiple choice":
+        answer = next((o for o in cand["options"] if o.startswith(answer + ".")), answer)
+    chain = question_block(cand["question"], cand["options"]) + "\n\nProposed answer: " + answer + \
+        "\n\nReasoning chain to judge (one step per line):\n```chain\n" + cand["think"].replace("```", "'''") + "\n```"
+    user = user_content(f"Frames of the video, in time order ({n_frames}):", parts, chain, "Judge every step as JSON.")
+    return ChatRequest(role="cot_validator", task="validate_cot", prompt_version=prompt.id, schema=CoTVerdict,
+                       messages=[{"role": "system", "content": prompt.text}, {"role": "user", "content": user}],
+                       context={"video_id": cand["video_id"], "n_frames": n_frames, "question": cand["question"],
+                                "answer": cand["answer"], "think": cand["think"]})
+
+
+# ---------------------------------------------------------------------- check outcomes
+
+
+def _row(cand, name, passed, score, details, results) -> dict:
+    first = results[0] if results else None
+    return {"candidate_id": cand["candidate_id"], "check_name": name, "passed": passed,
+            "score": None if score is None else round(float(score), 4),
+            "details": json.dumps(details, sort_keys=True, ensure_ascii=False),
+            "model": first.model if first else None, "call_id": first.call_id if first else None,
+            "subject_id": cand["subject_id"]}
+
+
+def _failed(cand, name, results) -> dict | None:
+    errors = [f"{r.status}: {r.error}" for r in results if r.parsed is None]
+    if errors:
+        return _row(cand, name, None, None, {"error": errors[0], "failed_calls": len(errors)}, results)
+    return None
+
+
+def judge_self_consistency(cand, results, p) -> dict:
+    if (bad := _failed(cand, "self_consistency", results)) is not None:
+        return bad
+    answers = [r.parsed.answer for r in results]
+    agree = sum(agrees(cand, a, p["oe_match"]) for a in answers)
+    need = math.ceil(p["threshold"] * len(results) - 1e-9)
+    return _row(cand, "self_consistency", agree >= need, agree / len(results),
+                {"answers": answers, "agree": agree, "k": len(results), "need": need}, results)
+
+
+def judge_video_dependency(cand, results, p) -> dict:
+    if (bad := _failed(cand, "video_dependency", results)) is not None:
+        return bad
+    answers = [r.parsed.answer for r in results]
+    right = sum(agrees(cand, a, p["oe_match"]) for a in answers)
+    wrong = len(results) - right
+    mc = cand["problem_type"] == "multiple choice"
+    passed = wrong >= p["m"] if mc else right == 0
+    return _row(cand, "video_dependency", passed, wrong / len(results),
+                {"blind_answers": answers, "blind_correct": right, "n": len(results),
+                 "must_fail": p["m"] if mc else len(results)}, results)
+
+
+def judge_cot(cand, results, p) -> dict:
+    if (bad := _failed(cand, "cot_validation", results)) is not None:
+        return bad
+    v: CoTVerdict = results[0].parsed
+    ungrounded = [s.step for s in v.steps if not s.grounded]
+    grounded = len(v.steps) - len(ungrounded)
+    passed = bool(v.steps) and v.valid and not ungrounded
+    return _row(cand, "cot_validation", passed, grounded / len(v.steps) if v.steps else 0.0,
+                {"steps": len(v.steps), "ungrounded": ungrounded, "valid": v.valid}, results)
+
+
+JUDGES = {"self_consistency": judge_self_consistency, "video_dependency": judge_video_dependency,
+          "cot_validation": judge_cot}
+
+
+# ---------------------------------------------------------------------- stage
+
+
+def load_candidates(wh: Warehouse, subjects: list[str]) -> list[dict]:
+    return wh.query("""
+        SELECT c.*, v.title, v.description, d.path
+        FROM candidates c LEFT JOIN videos v ON v.video_id = c.video_id LEFT JOIN downloads d ON d.video_id = c.video_id
+        WHERE ? OR c.subject_id IN (SELECT unnest(?::VARCHAR[]))
+        ORDER BY c.video_id, c.candidate_id""", [not subjects, subjects]).to_dicts()
+
+
+def run(settings: Settings | None = None, subjects: list[str] | None = None, params: dict | None = None,
+        offline_model=None) -> dict:
+    """Run the stage for `subjects` (all when empty). `offline_model`: a ChatModel to stand in for offline roles
+    (default: the offline model over the sample library)."""
+    from jobs.generate import captions_by_video
+    from jobs.llm import ModelLayer
+    settings = settings or Settings.load()
+    p = {**DEFAULTS, **settings.section("verify"), **(params or {})}
+    for key in ("k", "n", "m", "chunk_videos"):
+        p[key] = int(p[key])
+    if not (p["k"] >= 1 and 0 < float(p["threshold"]) <= 1 and 1 <= p["m"] <= p["n"]):
+        raise ValueError(f"verify: need k >= 1, 0 < threshold <= 1, 1 <= m <= n; got {p}")
+    subjects = list(subjects or [])
+    with Warehouse(settings) as wh, stage_run(wh, "verify", {"subjects": subjects}, p) as run:
+        layer = ModelLayer(settings, wh, run.run_id, offline_model=offline_model)
+        prompts = {t: load_prompt(t, settings=settings) for t in ("solve", "validate_cot")}
+        attach = p["attach_frames"]
+        if attach is None:
+            attach = any(layer.cfg.role(r).backend != "offline" for r in ("solver", "blind_solver", "cot_validator"))
+        n_frames = int(p["n_frames"] or layer.cfg.frames["count"])
+        cands = load_candidates(wh, subjects)
+        by_video: dict[str, list[dict]] = {}
+        for c in cands:
+            by_video.setdefault(c["video_id"], []).append(c)
+        vids = list(by_video)
+        rows: list[dict] = []
+        for i in range(0, len(vids), p["chunk_videos"]):
+            chunk = {v: by_video[v] for v in vids[i:i + p["chunk_videos"]]}
+            rows += verify_chunk(run, layer, prompts, chunk, captions_by_video(wh, list(chunk)), p, attach, n_frames)
+            log.info("verify: %d/%d videos, %d check rows", min(i + p["chunk_videos"], len(vids)), len(vids), len(rows))
+        scope = {"subject_id": subjects} if subjects else {}
+        run.write("checks", pl.DataFrame(rows, schema=CHECK_SCHEMA), scope=scope)
+        verified = passing(cands, rows)
+        keep = [c for c in cands if c["candidate_id"] in verified]
+        cols = ["candidate_id", "video_id", "kp_id", "subject_id", "skill", "problem_type", "question", "options",
+                "answer", "think", "model", "prompt_version", "call_id"]
+        run.write("verified_qa", pl.DataFrame([{k: c[k] for k in cols} for c in keep],
+                                              schema={k: CAND_SCHEMA[k] for k in cols}), scope=scope)
+        layer.flush()
+        summary = {name: {"passed": sum(r["passed"] is True for r in rows if r["check_name"] == name),
+                          "failed": sum(r["passed"] is False for r in rows if r["check_name"] == name),
+                          "error": sum(r["passed"] is None for r in rows if r["check_name"] == name)}
+                   for name in CHECKS}
+        log.info("verify: %d candidates, %d verified; %s", len(cands), len(keep), summary)
+        return {"run_id": run.run_id, "stage": "verify", "rows": dict(run.rows), "candidates": len(cands),
+                "verified": len(keep), "checks": summary, "params": {k: p[k] for k in ("k", "threshold", "n", "m")}}
+
+
+def verify_chunk(run, layer, prompts, chunk: dict[str, list[dict]], cues: dict, p: dict, attach: bool,
+                 n_frames: int) -> list[dict]:
+    """All check rows for the candidates of a few videos (frames decoded once per video)."""
+    parts: dict[str, tuple[list, list]] = {}
+    for vid, cs in list(chunk.items()):
+        if not attach:
+            parts[vid] = ([], [])
+            continue
+        try:
+            frames = video_frames(cs[0]["path"], n_frames)
+            parts[vid] = (layer.frames_to_parts(frames), layer.frames_to_parts(middle_frame(frames)))
+        except Exception as exc:  # noqa: BLE001 - quarantined, the run goes on
+            run.quarantine(vid, "frames_unreadable", f"{cs[0]['path']}: {exc}")
+            del chunk[vid]
+    alive = [c for cs in chunk.values() for c in cs]
+    rows: list[dict] = []
+    rounds = [[c] for c in CHECKS] if p["cascade"] else [list(CHECKS)]
+    for names in rounds:
+        plan: list[tuple[dict, str, int]] = []      # (candidate, check, number of requests)
+        reqs: list[ChatRequest] = []
+        for c in alive:
+            full, one = parts[c["video_id"]]
+            for name in names:
+                new = build(name, c, prompts, full, one, n_frames, p, cues.get(c["video_id"], []))
+                plan.append((c, name, len(new)))
+                reqs += new
+        results = layer.call_many(reqs)
+        pos, failed = 0, set()
+        for c, name, count in plan:
+            row = JUDGES[name](c, results[pos:pos + count], p)
+            pos += count
+            rows.append(row)
+            if row["passed"] is not True:
+                failed.add(c["candidate_id"])
+        alive = [c for c in alive if c["candidate_id"] not in failed]
+    return rows
+
+
+def build(name: str, c: dict, prompts: dict, full: list, one: list, n_frames: int, p: dict,
+          cues: list[dict]) -> list[ChatRequest]:
+    t = float(p["temperature"])
+    if name == "self_consistency":
+        return [solve_request(c, prompts["solve"], full, n_frames, i, t, False) for i in range(p["k"])]
+    if name == "video_dependency":
+        page = page_data_blocks(c.get("title"), c.get("description"), captions_text(cues))
+        return [solve_request(c, prompts["solve"], one, 1, i, t, True, page) for i in range(p["n"])]
+    return [cot_request(c, prompts["validate_cot"], full, n_frames)]
+
+
+def passing(cands: list[dict], rows: list[dict]) -> set[str]:
+    ok: dict[str, set[str]] = {}
+    for r in rows:
+        if r["passed"] is True:
+            ok.setdefault(r["candidate_id"], set()).add(r["check_name"])
+    return {c["candidate_id"] for c in cands if ok.get(c["candidate_id"], set()) >= set(CHECKS)}
+
+
+CHECK_SCHEMA = {"candidate_id": pl.Utf8, "check_name": pl.Utf8, "passed": pl.Boolean, "score": pl.Float64,
+                "details": pl.Utf8, "model": pl.Utf8, "call_id": pl.Utf8, "subject_id": pl.Utf8}
+CAND_SCHEMA = {"candidate_id": pl.Utf8, "video_id": pl.Utf8, "kp_id": pl.Utf8, "subject_id": pl.Utf8,
+               "skill": pl.Utf8, "problem_type": pl.Utf8, "question": pl.Utf8, "options": pl.List(pl.Utf8),
+               "answer": pl.Utf8, "think": pl.Utf8, "model": pl.Utf8, "prompt_version": pl.Utf8, "call_id": pl.Utf8}

@@ -1,0 +1,14 @@
+-- table: window_hashes
+-- key: video_id, window_index
+-- scope: video_id
+-- doc: Perceptual hash per 20-second window of each kept video (per-bit majority of imagehash-identical pHashes at 1 Hz), for near-duplicate decontamination.
+CREATE TABLE IF NOT EXISTS window_hashes (
+    video_id VARCHAR,
+    subject_id VARCHAR,
+    window_index INTEGER,    -- 0-based; window i covers [20 i, 20 (i + 1)) seconds, the last one is cut at the end
+    start_s DOUBLE,
+    end_s DOUBLE,
+    phash UBIGINT,           -- 64-bit hash, bit 63 = first bit of imagehash's 8x8 array (int(str(imagehash), 16))
+    frame_count INTEGER,     -- distinct frames aggregated into the hash
+    run_id VARCHAR
+);

@@ -1,0 +1,134 @@
+"""Benchmark: the frames job on a 6-minute H.264 640x360 lecture video with a keyframe every 2 s.
+
+    .venv/bin/python tests/benchmarks/bench_frames.py [--seconds 360] [--repeats 3] [--video PATH]
+
+Runs in one process, on the same file:
+  (a) naive: OpenCV reads every frame; keeps 128 uniform model frames; imagehash.phash on the frame nearest each
+      1 Hz grid point; per-bit majority per 20-s window;
+  (b) ours: jobs.frames.process_video (128 model frames + window hashes, selective PyAV decode, batched pHash).
+Prints seconds per video-minute for both (best of --repeats), their ratio, and pHash ms/frame ours vs imagehash.
+The video comes from the sample world (jobs.sources.sample.render.render_benchmark_lecture) when available,
+else from tests/unit/frames_media.py; it is cached under $VIDEOKR_BENCH_DIR (default /tmp/videokr-bench).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import cv2  # noqa: E402
+import imagehash  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from jobs import frames, phash  # noqa: E402
+from jobs.frame_sampling import model_targets  # noqa: E402
+
+
+def bench_video(seconds: float) -> tuple[Path, str]:
+    d = Path(os.environ.get("VIDEOKR_BENCH_DIR", "/tmp/videokr-bench"))
+    d.mkdir(parents=True, exist_ok=True)
+    try:
+        from jobs.sources.sample.render import render_benchmark_lecture
+        path, how = d / f"lecture_{int(seconds)}s_sample.mp4", "sample world render_benchmark_lecture"
+        if not path.exists():
+            render_benchmark_lecture(path.with_suffix(".tmp.mp4"), seconds=seconds, gop_seconds=2.0).rename(path)
+    except ImportError:
+        from tests.unit.frames_media import render_video
+        path, how = d / f"lecture_{int(seconds)}s_own.mp4", "tests/unit/frames_media.render_video (fallback)"
+        if not path.exists():
+            render_video(path.with_suffix(".tmp.mp4"), seconds=seconds, fps=30, size=(640, 360), gop_s=2.0,
+                         preset="veryfast").rename(path)
+    return path, how
+
+
+def naive(path: Path, n_model: int = 128, window_s: float = 20.0) -> dict:
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    duration = total / fps
+    model_idx = set(np.rint(model_targets(duration, n_model, 2.0, total) * fps - 0.5).astype(int).tolist())
+    grid_idx = {}
+    for w in range(int(np.ceil(duration / window_s))):
+        for t in np.arange(w * window_s + 0.5, min((w + 1) * window_s, duration), 1.0):
+            grid_idx[min(int(round(t * fps)), total - 1)] = w
+    kept, hashes, i = [], {}, 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if i in model_idx:
+            kept.append(bgr.copy())
+        if i in grid_idx:
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            hashes.setdefault(grid_idx[i], []).append(phash.imagehash_int(imagehash.phash(Image.fromarray(rgb))))
+        i += 1
+    cap.release()
+    return {"frames_read": i, "model": len(kept), "windows": [phash.majority(hashes[w]) for w in sorted(hashes)],
+            "duration": duration, "hashed": sum(len(v) for v in hashes.values())}
+
+
+def ours(path: Path) -> dict:
+    res = frames.process_video(path, n_model=128)
+    return {"model": len(res.model_frames), "windows": [w["phash"] for w in res.windows],
+            "duration": res.index.duration_s, "hashed": sum(w["frame_count"] for w in res.windows)}
+
+
+def timed(fn, repeats: int):
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return out, times
+
+
+def hash_speed(path: Path, n: int = 240, repeats: int = 3) -> tuple[float, float, bool]:
+    cap = cv2.VideoCapture(str(path))
+    imgs = []
+    while len(imgs) < n:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        imgs.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    stack = np.stack(imgs)
+    _, t_ours = timed(lambda: phash.phash_frames(stack), repeats)
+    ref, t_ref = timed(lambda: [imagehash.phash(Image.fromarray(a)) for a in imgs], repeats)
+    same = phash.phash_frames(stack).tolist() == [phash.imagehash_int(h) for h in ref]
+    return min(t_ours) / len(imgs) * 1e3, min(t_ref) / len(imgs) * 1e3, same
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=360)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--video", type=Path)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    path, how = (args.video, "given") if args.video else bench_video(args.seconds)
+    print(f"video: {path} ({how}; ready in {time.perf_counter() - t0:.1f}s), {path.stat().st_size / 1e6:.1f} MB, "
+          f"cpus={len(os.sched_getaffinity(0))}")
+    ours(path)  # warm-up (imports, page cache)
+    a, ta = timed(lambda: naive(path), args.repeats)
+    b, tb = timed(lambda: ours(path), args.repeats)
+    minutes = b["duration"] / 60
+    print(f"duration {b['duration']:.1f}s; naive read {a['frames_read']} frames, hashed {a['hashed']}; "
+          f"ours: {b['model']} model frames, {len(b['windows'])} windows ({b['hashed']} distinct frames hashed)")
+    for name, ts in (("(a) naive OpenCV read-all + imagehash", ta), ("(b) ours", tb)):
+        print(f"{name:40s} best {min(ts) / minutes:.3f} s/video-min  median {statistics.median(ts) / minutes:.3f}"
+              f"  runs {[round(t, 3) for t in ts]}")
+    print(f"ratio (a)/(b): best {min(ta) / min(tb):.1f}x  median {statistics.median(ta) / statistics.median(tb):.1f}x")
+    dist = [phash.hamming(x, y) for x, y in zip(a["windows"], b["windows"])]
+    print(f"window hashes (a) exact 1 Hz frames vs (b) keyframes: mean Hamming {np.mean(dist):.2f}, max {max(dist)}")
+    o, r, same = hash_speed(path)
+    print(f"pHash ms/frame (640x360): ours {o:.3f}  imagehash {r:.3f}  speedup {r / o:.2f}x  bit-identical={same}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""collect against a real warehouse and the real YouTube client, far end replaced by HttpMockSequence:
+budget stop, quotaExceeded stop, resume without repeating queries, paging resume, eligibility reasons, no duplicates."""
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlparse
+
+from googleapiclient.http import HttpMockSequence
+
+from jobs import collect
+from jobs.quota import format_today, today, units_per_kept_video
+from jobs.sources.youtube import YouTubeSearch, key_fingerprint
+
+KEY = "AIzaSy-integration-secret"
+
+
+class Recording(HttpMockSequence):
+    def __init__(self, seq):
+        super().__init__(seq)
+        self.uris = []
+
+    def request(self, uri, *a, **kw):
+        self.uris.append(uri)
+        return super().request(uri, *a, **kw)
+
+    def params(self):
+        return [(urlparse(u).path.rsplit("/", 1)[-1], parse_qs(urlparse(u).query)) for u in self.uris]
+
+
+def ok(body):
+    return ({"status": "200"}, json.dumps(body))
+
+
+def page(ids, token=None):
+    return ok({"items": [{"id": {"videoId": v}} for v in ids]} | ({"nextPageToken": token} if token else {}))
+
+
+def item(vid, license="creativeCommon", duration="PT10M", caption="true"):
+    return {"id": vid, "snippet": {"title": vid, "description": "", "channelId": "UC1", "channelTitle": "Chan",
+                                   "publishedAt": "2020-01-01T00:00:00Z", "liveBroadcastContent": "none"},
+            "contentDetails": {"duration": duration, "caption": caption},
+            "status": {"license": license, "privacyStatus": "public"}}
+
+
+def details(*items):
+    return ok({"items": list(items)})
+
+
+QUOTA = ({"status": "403"}, json.dumps({"error": {"code": 403, "errors": [{"reason": "quotaExceeded"}]}}))
+A, B, C, D, E = (c * 11 for c in "abcde")
+
+
+def seed_kps(wh, n=3):
+    rows = [{"kp_id": f"kp-{i}", "lecture_id": "l", "course_id": "c", "subject_id": "physics", "discipline_id": "ns",
+             "name": f"Point {i}", "statement": "s", "keywords": [f"keyword {i}"], "position": i} for i in range(n)]
+    wh.write("knowledge_points", rows, "seed")
+
+
+def run(settings, seq, **params):
+    http = Recording(seq)
+    src = YouTubeSearch(KEY, {"retries": 1, "backoff_s": 0}, http=http, sleep=lambda s: None)
+    return collect.run(settings, ["physics"], params, source=src), http
+
+
+def test_budget_stop_quota_stop_and_resume(settings, wh):
+    seed_kps(wh)
+    s1, h1 = run(settings, [page([A, B]), details(item(A), item(B, license="youtube")),
+                            page([C, D]), details(item(C, duration="PT31M"), item(D, caption="false"))],
+                 daily_budget=250)
+    assert s1["stopped"] == "budget" and s1["units_used_today"] == 202 and len(h1.uris) == 4
+    v = {r["video_id"]: r for r in wh.query("SELECT * FROM videos").to_dicts()}
+    assert v[A]["eligible"] and v[A]["channel_url"] == "https://www.youtube.com/channel/UC1"
+    assert (v[B]["reject_reason"], v[C]["reject_reason"], v[D]["reject_reason"]) == ("license", "duration", "captions")
+    assert v[C]["kp_id"] == "kp-1" and v[C]["duration_s"] == 1860
+    q = wh.query("SELECT kp_id, status FROM search_queries ORDER BY kp_id").rows()
+    assert q == [("kp-0", "done"), ("kp-1", "done")]
+    usage = wh.query("SELECT key_fingerprint, method, sum(units) u FROM api_usage GROUP BY ALL ORDER BY method").rows()
+    assert usage == [(key_fingerprint(KEY), "search.list", 200), (key_fingerprint(KEY), "videos.list", 2)]
+    assert KEY not in json.dumps(wh.query("SELECT * FROM api_usage").to_dicts(), default=str)
+
+    # YouTube says quotaExceeded: stop cleanly; the finished queries are not asked again
+    s2, h2 = run(settings, [QUOTA])
+    assert s2["stopped"] == "quota_exceeded" and h2.params()[0][1]["q"] == ["keyword 2"] and len(h2.uris) == 1
+    assert wh.query("SELECT count(*) FROM api_usage WHERE status = 'quota_exceeded'").item() == 1
+
+    # next day (or more budget): only kp-2 is searched; A is already known, so only E is detailed
+    s3, h3 = run(settings, [page([A, E]), details(item(E))])
+    assert s3["stopped"] is None and s3["skipped_done_queries"] == 2
+    (m1, p1), (m2, p2) = h3.params()
+    assert m1 == "search" and p1["q"] == ["keyword 2"] and p1["videoLicense"] == ["creativeCommon"]
+    assert m2 == "videos" and p2["id"] == [E] and p2["part"] == ["snippet,contentDetails,status"]
+    assert wh.query(f"SELECT kp_id FROM videos WHERE video_id = '{A}'").item() == "kp-0"     # first finder owns it
+    assert wh.query("SELECT count(*) FROM search_hits WHERE kp_id = 'kp-2'").item() == 2
+
+    # a rerun with nothing left to do calls nothing and writes nothing
+    before = {t: wh.query(f"SELECT count(*) FROM {t}").item() for t in ("videos", "search_hits", "search_queries")}
+    s4, h4 = run(settings, [])
+    assert h4.uris == [] and s4["rows"].get("videos", 0) == 0
+    assert before == {t: wh.query(f"SELECT count(*) FROM {t}").item() for t in before}
+
+    rows = today(settings)
+    assert {r["method"]: r["units"] for r in rows} == {"search.list": 400, "videos.list": 3}
+    assert "search.list" in format_today(settings)
+    assert units_per_kept_video(settings)["units"] == 403
+
+
+def test_partial_query_resumes_from_page_token(settings, wh):
+    seed_kps(wh, 1)
+    s1, _ = run(settings, [page([A], "TOK2"), details(item(A))], max_pages=2, daily_budget=150)
+    assert s1["stopped"] == "budget"
+    q = wh.query("SELECT status, pages_fetched, next_page_token, hits FROM search_queries").rows()
+    assert q == [("partial", 1, "TOK2", 1)]
+    s2, h2 = run(settings, [page([B]), details(item(B))], max_pages=2)
+    assert h2.params()[0][1]["pageToken"] == ["TOK2"]
+    q = wh.query("SELECT status, pages_fetched, next_page_token, hits FROM search_queries").rows()
+    assert q == [("done", 2, None, 2)]
+    assert wh.query("SELECT rank, video_id FROM search_hits ORDER BY rank").rows() == [(0, A), (1, B)]

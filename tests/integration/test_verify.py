@@ -1,0 +1,121 @@
+"""Verify stage: each check removes the planted failures it should, and good candidates survive."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jobs import generate, verify
+from jobs.sources.offline_model import OfflineModel
+from tests.integration.test_generate import seed_world, world_scenes
+
+CHECKS = {"self_consistency", "video_dependency", "cot_validation"}
+
+
+@pytest.fixture
+def world(settings, wh):
+    scenes = world_scenes()
+    seed_world(wh, scenes)
+    generate.run(settings, offline_model=OfflineModel(scenes))
+    flaw = {(vid, f["question"]): f["flaw"] for vid, s in scenes.items() for f in s["facts"]}
+    return scenes, flaw
+
+
+def checks(wh) -> dict[tuple[str, str], dict]:
+    rows = wh.query("SELECT k.*, c.video_id, c.question, c.problem_type FROM checks k "
+                    "JOIN candidates c USING (candidate_id)").to_dicts()
+    return {(r["candidate_id"], r["check_name"]): r for r in rows}
+
+
+def test_each_check_removes_its_planted_failures(settings, wh, world):
+    scenes, flaw = world
+    out = verify.run(settings, offline_model=OfflineModel(scenes))
+    rows = checks(wh)
+    cands = wh.query("SELECT * FROM candidates").to_dicts()
+    assert len(rows) == 3 * len(cands) == 3 * out["candidates"]
+    planted = {"answerable_from_text": "video_dependency", "ambiguous": "self_consistency",
+               "ungrounded_step": "cot_validation"}
+    good_vd = []
+    for c in cands:
+        f = flaw[(c["video_id"], c["question"])]
+        got = {name: rows[(c["candidate_id"], name)]["passed"] for name in CHECKS}
+        if f:
+            assert got[planted[f]] is False, (f, c["problem_type"], got)
+        else:
+            assert got["self_consistency"] and got["cot_validation"], (c["question"], got)
+            good_vd.append(got["video_dependency"])
+            if c["problem_type"] == "open-ended":
+                assert got["video_dependency"], "a blind guess never matches an open-ended reference"
+    assert sum(good_vd) / len(good_vd) >= 0.85, "lucky blind guesses drop only a few good candidates"
+    verified = wh.query("SELECT * FROM verified_qa").to_dicts()
+    assert len(verified) == out["verified"] and len(verified) >= 0.85 * len(good_vd)
+    assert not [v for v in verified if flaw[(v["video_id"], v["question"])]], "no planted failure is verified"
+    cols = set(verified[0]) - {"run_id"}
+    by_id = {c["candidate_id"]: c for c in cands}
+    assert all({k: v[k] for k in cols} == {k: by_id[v["candidate_id"]][k] for k in cols} for v in verified)
+    # the view explains every rejection
+    view = wh.query("SELECT check_name, outcome, count(*) AS n FROM v_rejection_reasons GROUP BY ALL").to_dicts()
+    assert {r["check_name"] for r in view} == CHECKS and {r["outcome"] for r in view} == {"failed"}
+    rejected = wh.query("SELECT count(DISTINCT candidate_id) AS n FROM v_rejection_reasons").item()
+    assert rejected == len(cands) - len(verified)
+    sc = next(r for r in rows.values() if r["check_name"] == "self_consistency")
+    assert json.loads(sc["details"])["k"] == 5 and sc["model"] == OfflineModel.name and sc["call_id"]
+
+
+def test_thresholds_are_configurable(settings, wh, world):
+    scenes, flaw = world
+    settings.extra["verify"] = {"k": 3, "n": 1, "m": 1}
+    verify.run(settings, params={"threshold": 0.3}, offline_model=OfflineModel(scenes))
+    rows = checks(wh)
+    amb = [r for r in rows.values() if r["check_name"] == "self_consistency"
+           and flaw[(r["video_id"], r["question"])] == "ambiguous"]
+    # with k=3 an ambiguous fact agrees once (sample 0) -> 1/3 >= 0.3 passes; the default 0.6 would not
+    assert amb and all(r["passed"] and json.loads(r["details"])["k"] == 3 for r in amb)
+    vd = [json.loads(r["details"]) for r in rows.values() if r["check_name"] == "video_dependency"]
+    assert {d["n"] for d in vd} == {1}
+    with pytest.raises(ValueError, match="m <= n"):
+        verify.run(settings, params={"m": 4, "n": 3}, offline_model=OfflineModel(scenes))
+
+
+def test_rerun_changes_nothing_and_cascade_saves_calls(settings, wh, world):
+    scenes, _ = world
+    first = verify.run(settings, subjects=["physics"], offline_model=OfflineModel(scenes))
+    snap = wh.query("SELECT * FROM checks ORDER BY ALL").to_dicts()
+    again = verify.run(settings, subjects=["physics"], offline_model=OfflineModel(scenes))
+    assert again["rows"].get("checks", 0) == 0 and again["rows"].get("verified_qa", 0) == 0
+    assert wh.query("SELECT * FROM checks ORDER BY ALL").to_dicts() == snap
+    assert {r["subject_id"] for r in snap} == {"physics"}
+    n_full = wh.query("SELECT count(*) FROM llm_calls WHERE task != 'generate_qa'").item()
+    assert n_full == first["candidates"] * (5 + 3 + 1), "k + n + 1 distinct calls per candidate"
+    cascade = verify.run(settings, subjects=["physics"], params={"cascade": True},
+                         offline_model=OfflineModel(scenes))
+    assert cascade["verified"] == first["verified"]
+    n_cascade = wh.query("SELECT count(*) FROM llm_calls WHERE run_id = ?", [cascade["run_id"]]).item()
+    assert 0 < n_cascade < n_full, "later checks are skipped for candidates that already failed"
+
+
+class BrokenValidator(OfflineModel):
+    def complete(self, request):
+        if request.task == "validate_cot":
+            raise ValueError("validator down")
+        return super().complete(request)
+
+
+def test_failed_check_calls_are_errors_not_passes(settings, wh, world):
+    scenes, _ = world
+    out = verify.run(settings, offline_model=BrokenValidator(scenes))
+    assert out["verified"] == 0 and out["checks"]["cot_validation"]["error"] == out["candidates"]
+    view = wh.query("SELECT DISTINCT check_name, outcome FROM v_rejection_reasons WHERE outcome = 'error'").to_dicts()
+    assert view == [{"check_name": "cot_validation", "outcome": "error"}]
+
+
+def test_answer_matching():
+    assert verify.mc_letter("B", ["A. x", "B. y", "C. z", "D. w"]) == "B"
+    assert verify.mc_letter("(c)", ["A. x", "B. y", "C. z", "D. w"]) == "C"
+    assert verify.mc_letter("Answer: D. w", ["A. x", "B. y", "C. z", "D. w"]) == "D"
+    assert verify.mc_letter("y", ["A. x", "B. y", "C. z", "D. w"]) == "B"
+    assert verify.mc_letter("F", ["A. x", "B. y", "C. z", "D. w"]) is None
+    assert verify.open_match("12 swaps", "12 Swaps.") and not verify.open_match("12 swaps", "13 swaps")
+    assert verify.open_match("2.0 s", "2 s") and not verify.open_match("1.41 s", "1.57 s")
+    assert verify.open_match("normal sinus rhythm", "a normal sinus rhythm")
+    assert not verify.open_match("metaphase", "anaphase")

@@ -1,0 +1,134 @@
+"""Frame sampling, window hashes, typed errors and memory of jobs.frames / jobs.video_decode on rendered videos."""
+from __future__ import annotations
+
+import gc
+import os
+
+import av
+import imagehash
+import numpy as np
+import pytest
+from PIL import Image
+
+from jobs import frames, phash
+from jobs.frame_sampling import model_targets
+from jobs.video_decode import (CorruptVideo, MissingVideo, NotAVideo, TruncatedVideo, VideoError,
+                               ZeroLengthVideo, index_video)
+from tests.unit.frames_media import bad_files, reencode, render_video
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("media")
+    return {
+        "v30": render_video(d / "v30.mp4", seconds=30, fps=24, seed=1),             # 2-s GOP, B-frames
+        "v80": render_video(d / "v80.mp4", seconds=80, fps=24, seed=3, slide_s=15),
+        "longgop": render_video(d / "longgop.mp4", seconds=24, fps=24, gop_s=8.0, seed=5),
+        "dir": d,
+    }
+
+
+def _all_frames(path) -> dict[float, np.ndarray]:
+    with av.open(str(path)) as c:
+        return {round(float(f.time), 6): f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])}
+
+
+def test_index_reports_file_metadata(media):
+    idx = index_video(media["v30"])
+    meta = idx.metadata()
+    assert (meta["codec"], meta["width"], meta["height"], meta["frames"]) == ("h264", 320, 180, 720)
+    assert meta["fps"] == pytest.approx(24.0) and meta["duration_s"] == pytest.approx(30.0)
+    assert meta["bytes"] == os.path.getsize(media["v30"])
+    assert np.allclose(idx.key_times, np.arange(0, 30, 2.0))
+
+
+@pytest.mark.parametrize("name,n,expected", [("v30", 128, 60), ("v80", 128, 128), ("v80", 16, 16),
+                                             ("v80", 3, 3), ("longgop", 128, 48)])
+def test_model_frames_are_uniform_distinct_exact_and_near_targets(media, name, n, expected):
+    path = media[name]
+    idx = index_video(path)
+    got = frames.sample_frames(path, n=n)
+    assert len(got) == expected
+    times = [t for t, _ in got]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    gop = float(np.max(np.diff(idx.key_times)))
+    targets = model_targets(idx.duration_s, n, 2.0, idx.frames)
+    assert np.all(np.abs(np.array(times) - targets) <= gop + 1e-6)
+    truth = _all_frames(path)   # sequential decode of every frame: what each returned frame must equal
+    for t, a in got:
+        assert np.array_equal(a, truth[round(t, 6)]), f"{name}: frame at {t}s differs from a full decode"
+
+
+def test_window_hashes_are_majorities_of_imagehash_at_1hz(media):
+    path = media["v30"]
+    wins = frames.window_hashes_for(path)
+    assert [(w["window_index"], w["start_s"], w["end_s"]) for w in wins] == [(0, 0.0, 20.0), (1, 20.0, 30.0)]
+    truth = _all_frames(path)
+    keys = np.array(sorted(truth))
+    for w in wins:
+        # each 1 Hz grid point is served by the nearest keyframe (2-s GOP) when within 1 s, else the nearest frame
+        grid = np.arange(w["start_s"] + 0.5, w["end_s"], 1.0)
+        key_t = np.arange(0, 30, 2.0)
+        chosen = [key_t[np.argmin(np.abs(key_t - t))] if np.min(np.abs(key_t - t)) <= 1.0
+                  else keys[np.argmin(np.abs(keys - t))] for t in grid]
+        ref = [phash.imagehash_int(imagehash.phash(Image.fromarray(truth[round(float(t), 6)]))) for t in chosen]
+        assert w["phash"] == phash.majority(ref)
+        assert w["frame_count"] == len(set(chosen))
+        assert 0 <= w["phash"] < 1 << 64
+
+
+def test_window_hash_survives_reencode_resize_and_shift(media):
+    src, d = media["v80"], media["dir"]
+    orig = [w["phash"] for w in frames.window_hashes_for(src)]
+    copies = {"reencoded": reencode(src, d / "re.mp4", (256, 144), gop_s=3.0),
+              "shifted_3s": reencode(src, d / "sh.mp4", (288, 162), gop_s=2.5, shift_s=3.0)}
+    other = [w["phash"] for w in frames.window_hashes_for(render_video(d / "other.mp4", 80, seed=4, slide_s=15))]
+    unrelated = [phash.hamming(a, b) for a, b in zip(orig, other)]
+    for name, path in copies.items():
+        dist = [phash.hamming(a, b) for a, b in zip(orig, (w["phash"] for w in frames.window_hashes_for(path)))]
+        assert max(dist) <= 10, (name, dist)
+        assert max(dist) < min(unrelated), (name, dist, unrelated)
+
+
+def test_bad_files_raise_typed_errors(media, tmp_path):
+    bad = bad_files(tmp_path, media["v30"])
+    expected = {"zero_length": ZeroLengthVideo, "not_video": NotAVideo, "truncated": TruncatedVideo,
+                "truncated_faststart": TruncatedVideo, "corrupt": CorruptVideo}
+    for kind, path in bad.items():
+        with pytest.raises(expected[kind]) as err:
+            frames.window_hashes_for(path)
+        assert str(path) in str(err.value) and err.value.reason in str(err.value)
+    with pytest.raises(MissingVideo):
+        frames.sample_frames(tmp_path / "nope.mp4")
+    audio = tmp_path / "tone.wav"
+    with av.open(str(audio), "w") as out:
+        st = out.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for pkt in st.encode(frame):
+            out.mux(pkt)
+    with pytest.raises(NotAVideo, match="no video stream"):
+        frames.window_hashes_for(audio)
+    png = tmp_path / "slide.png"
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(png)
+    with pytest.raises(VideoError, match="still image"):
+        frames.window_hashes_for(png)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_rss_stays_flat_over_500_decodes(tmp_path):
+    path = render_video(tmp_path / "tiny.mp4", seconds=2, fps=12, size=(96, 64), gop_s=1.0)
+    for _ in range(30):                       # warm-up: allocator pools, codec tables, caches
+        frames.process_video(path, n_model=4)
+    gc.collect()
+    before = _rss_bytes()
+    for _ in range(500):
+        res = frames.process_video(path, n_model=4)
+        assert len(res.model_frames) == 4 and res.windows
+    gc.collect()
+    growth = _rss_bytes() - before
+    assert growth < 16 * 2**20, f"RSS grew {growth / 2**20:.1f} MiB over 500 decodes"

@@ -1,0 +1,84 @@
+"""Shared pieces of the training entrypoints: model loading, batch arithmetic, export manifests, run summaries."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger("videokr.train")
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+def load_model_and_processor(path: str, bf16: bool | None = None):
+    """Any AutoModelForImageTextToText whose processor has a video processor, plus that processor."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    processor = AutoProcessor.from_pretrained(path)
+    if getattr(processor, "video_processor", None) is None:
+        raise ValueError(f"{path}: the processor {type(processor).__name__} has no video processor")
+    dtype = torch.bfloat16 if (use_bf16(bf16)) else torch.float32
+    model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
+    return model, processor
+
+
+def use_bf16(flag: bool | None) -> bool:
+    """bf16 on GPU by default, fp32 on CPU."""
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported() if flag is None else bool(flag)
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def grad_accum_for(effective_batch: int, per_device: int) -> int:
+    """Gradient accumulation so per-device batch x accumulation x world size reaches the effective batch."""
+    return max(1, math.ceil(effective_batch / (per_device * world_size())))
+
+
+def deepspeed_config(name: str | None) -> str | None:
+    """`zero2` / `zero3` name a bundled config in train/configs; anything else is a path; None disables."""
+    if not name:
+        return None
+    bundled = CONFIG_DIR / f"{name}.json"
+    path = bundled if bundled.is_file() else Path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"deepspeed config {name!r}: no file {path}")
+    return str(path)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def export_manifest(data_path: str | Path) -> dict:
+    """The export manifest next to a data file (manifest.json in its folder or a parent), or {}."""
+    for folder in [Path(data_path).resolve().parent, *Path(data_path).resolve().parents][:3]:
+        path = folder / "manifest.json"
+        if path.is_file():
+            try:
+                manifest = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                log.warning("unreadable export manifest %s", path)
+                return {}
+            manifest["_path"] = str(path)
+            return manifest
+    return {}
+
+
+def last_checkpoint(out_dir: str | Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+    return get_last_checkpoint(str(out_dir)) if Path(out_dir).is_dir() else None
+
+
+def write_summary(out_dir: str | Path, summary: dict) -> Path:
+    path = Path(out_dir) / "videokr_run.json"
+    path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    return path

@@ -1,0 +1,125 @@
+"""GRPO on the VideoKR RL export with the video-aware trainer (train.video_grpo) and the VideoKR reward.
+
+    python -m train.grpo --model runs/sft --data exports/<v>/videokr/rl.jsonl --out runs/grpo      # SFT -> RL
+    python -m train.grpo --model BASE_DIR --data .../rl.jsonl --out runs/zero-rl                   # Zero-RL
+
+Paper defaults: lr 5e-6, 8 rollouts per prompt, temperature 1.0, KL coefficient (beta) 0.01, completions up to 2,048
+tokens, batch 32 prompts per optimizer step (x 8 rollouts = per-device rollouts x accumulation x world size),
+AdamW, 1 epoch, bf16 on GPU. Reward R = 0.1 * format + 0.9 * accuracy (train.rewards.videokr_reward).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from train.common import (deepspeed_config, export_manifest, grad_accum_for, last_checkpoint,
+                          load_model_and_processor, use_bf16, write_summary)
+from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS, load_jsonl, prompt_text
+from train.rewards import trl_videokr_reward
+
+log = logging.getLogger("videokr.train")
+
+
+@dataclass
+class GRPOParams:
+    model: str
+    data: str
+    out: str
+    frames: int = MAX_FRAMES
+    max_video_tokens: int = MAX_VIDEO_TOKENS
+    lr: float = 5e-6
+    epochs: float = 1.0
+    num_generations: int = 8
+    temperature: float = 1.0
+    beta: float = 0.01
+    max_completion_length: int = 2048
+    effective_batch: int = 32          # prompts per optimizer step; each brings num_generations rollouts
+    per_device_batch: int = 8          # rollouts per device per micro-batch; a multiple of num_generations helps
+    max_steps: int = -1
+    save_steps: int = 200
+    save_total_limit: int | None = 2
+    deepspeed: str | None = None
+    bf16: bool | None = None
+    gradient_checkpointing: bool = False
+    resume: bool = False
+    seed: int = 0
+    logging_steps: int = 1
+    record_generation_logps: bool = False
+
+
+def grpo_config(p: GRPOParams):
+    from trl import GRPOConfig
+    return GRPOConfig(
+        output_dir=p.out, learning_rate=p.lr, num_train_epochs=p.epochs, max_steps=p.max_steps,
+        per_device_train_batch_size=p.per_device_batch,
+        gradient_accumulation_steps=grad_accum_for(p.effective_batch * p.num_generations, p.per_device_batch),
+        num_generations=p.num_generations, temperature=p.temperature, beta=p.beta,
+        max_completion_length=p.max_completion_length, optim="adamw_torch", bf16=use_bf16(p.bf16),
+        deepspeed=deepspeed_config(p.deepspeed), gradient_checkpointing=p.gradient_checkpointing,
+        save_strategy="steps", save_steps=p.save_steps, save_total_limit=p.save_total_limit,
+        logging_steps=p.logging_steps, seed=p.seed, report_to="none", remove_unused_columns=False,
+        log_completions=False)
+
+
+def rl_dataset(path: str):
+    """Rows for the trainer: a text-only chat prompt (the video is added by the trainer), the video path, and the
+    reward columns `solution` and `problem_type`."""
+    from datasets import Dataset
+    rows = []
+    for ex in load_jsonl(path):
+        rows.append({"prompt": [{"role": "user", "content": prompt_text(ex)}], "video_path": ex.video_path,
+                     "solution": ex.solution, "problem_type": ex.problem_type, "problem_id": ex.problem_id})
+    if not rows:
+        raise ValueError(f"{path}: no examples")
+    return Dataset.from_list(rows)
+
+
+def build_trainer(p: GRPOParams, model=None, processor=None):
+    from train.video_grpo import VideoGRPOTrainer
+    if model is None or processor is None:
+        model, processor = load_model_and_processor(p.model, p.bf16)
+    return VideoGRPOTrainer(model=model, reward_funcs=[trl_videokr_reward], args=grpo_config(p),
+                            train_dataset=rl_dataset(p.data), processing_class=processor, n_frames=p.frames,
+                            max_video_tokens=p.max_video_tokens, record_generation_logps=p.record_generation_logps)
+
+
+def run(p: GRPOParams, model=None, processor=None) -> dict:
+    started = time.time()
+    trainer = build_trainer(p, model, processor)
+    resume = last_checkpoint(p.out) if p.resume else None
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(p.out)
+    trainer.processing_class.save_pretrained(p.out)
+    history = trainer.state.log_history
+    manifest = export_manifest(p.data)
+    summary = {"kind": "grpo", "params": asdict(p), "resumed_from": resume, "global_step": trainer.state.global_step,
+               "train_loss": result.training_loss, "losses": [h["loss"] for h in history if "loss" in h],
+               "rewards": [h["reward"] for h in history if "reward" in h], "output_dir": p.out,
+               "seconds": round(time.time() - started, 2), "manifest": manifest,
+               "snapshot_id": manifest.get("snapshot_id"), "examples": len(trainer.train_dataset)}
+    write_summary(p.out, summary)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from train.sft import add_args
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ap = argparse.ArgumentParser(prog="python -m train.grpo", description=__doc__.split("\n")[0])
+    add_args(ap, GRPOParams("", "", ""))
+    ap.add_argument("--record", action="store_true", help="write a train_runs row to the warehouse (VIDEOKR_HOME)")
+    args = vars(ap.parse_args(argv))
+    record = args.pop("record")
+    summary = run(GRPOParams(**args))
+    if record:
+        from train.records import record_train_run
+        summary["recorded"] = record_train_run(summary)
+    print(json.dumps({k: summary[k] for k in ("kind", "global_step", "train_loss", "output_dir")}))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Supervised fine-tuning of a video-language model on the VideoKR SFT export (TRL SFTTrainer).
+
+    python -m train.sft --model BASE_DIR --data exports/<v>/videokr/sft.jsonl --out runs/sft [--deepspeed zero2]
+
+Any AutoModelForImageTextToText with a video processor (Qwen2.5-VL and Qwen3-VL tested). Frames are decoded here
+(<= 128, <= 4,096 video tokens); loss on the assistant response only. Paper defaults: 1 epoch, lr 1e-5, effective
+batch 32, AdamW, bf16 on GPU. Checkpoints every `save_steps`; `--resume` continues from the last one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from train.common import (deepspeed_config, export_manifest, grad_accum_for, last_checkpoint,
+                          load_model_and_processor, use_bf16, write_summary)
+from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS
+
+log = logging.getLogger("videokr.train")
+
+
+@dataclass
+class SFTParams:
+    model: str
+    data: str
+    out: str
+    frames: int = MAX_FRAMES
+    max_video_tokens: int = MAX_VIDEO_TOKENS
+    lr: float = 1e-5
+    epochs: float = 1.0
+    effective_batch: int = 32
+    per_device_batch: int = 1
+    max_steps: int = -1
+    max_length: int | None = None
+    save_steps: int = 500
+    save_total_limit: int | None = 2
+    deepspeed: str | None = None
+    bf16: bool | None = None
+    gradient_checkpointing: bool = False
+    resume: bool = False
+    seed: int = 0
+    logging_steps: int = 1
+    warmup: float = 0.03  # <1: fraction of steps, >=1: steps
+    lr_scheduler: str = "cosine"
+    weight_decay: float = 0.0
+
+
+def sft_config(p: SFTParams):
+    from trl import SFTConfig
+    return SFTConfig(
+        output_dir=p.out, learning_rate=p.lr, num_train_epochs=p.epochs, max_steps=p.max_steps,
+        per_device_train_batch_size=p.per_device_batch,
+        gradient_accumulation_steps=grad_accum_for(p.effective_batch, p.per_device_batch),
+        optim="adamw_torch", weight_decay=p.weight_decay, warmup_steps=p.warmup,
+        lr_scheduler_type=p.lr_scheduler, bf16=use_bf16(p.bf16), deepspeed=deepspeed_config(p.deepspeed),
+        gradient_checkpointing=p.gradient_checkpointing, save_strategy="steps", save_steps=p.save_steps,
+        save_total_limit=p.save_total_limit, logging_steps=p.logging_steps, seed=p.seed, report_to="none",
+        remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None,
+        dataloader_num_workers=0, use_cpu=False)
+
+
+def build_trainer(p: SFTParams, model=None, processor=None):
+    """The SFTTrainer for `p` (model and processor loaded from p.model unless given)."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    from train.collate import VideoSFTCollator
+    if model is None or processor is None:
+        model, processor = load_model_and_processor(p.model, p.bf16)
+    rows = [json.loads(line) for line in Path(p.data).read_text().splitlines() if line.strip()]
+    if not rows:
+        raise ValueError(f"{p.data}: no examples")
+    base = Path(p.data).resolve().parent
+    for r in rows:  # resolve relative video paths against the JSONL's folder
+        if not Path(r["video_path"]).is_absolute():
+            r["video_path"] = str(base / r["video_path"])
+    rows = [{k: (json.dumps(v) if k == "options" else v) for k, v in r.items()} for r in rows]
+    dataset = Dataset.from_list(rows)
+    collator = _OptionsDecoding(VideoSFTCollator(processor, p.frames, p.max_video_tokens, p.max_length))
+    return SFTTrainer(model=model, args=sft_config(p), train_dataset=dataset, processing_class=processor,
+                      data_collator=collator)
+
+
+class _OptionsDecoding:
+    """Options are stored as JSON text in the Arrow dataset (ragged lists of strings); decode them back."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, rows):
+        return self.inner([{**r, "options": json.loads(r["options"]) if isinstance(r.get("options"), str)
+                            else r.get("options")} for r in rows])
+
+
+def run(p: SFTParams, model=None, processor=None) -> dict:
+    """Train; save the final model + processor to p.out; return (and write) a run summary."""
+    started = time.time()
+    trainer = build_trainer(p, model, processor)
+    resume = last_checkpoint(p.out) if p.resume else None
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(p.out)
+    trainer.processing_class.save_pretrained(p.out)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    manifest = export_manifest(p.data)
+    summary = {"kind": "sft", "params": asdict(p), "resumed_from": resume, "global_step": trainer.state.global_step,
+               "train_loss": result.training_loss, "losses": losses, "output_dir": p.out,
+               "skipped": trainer.data_collator.inner.skipped, "seconds": round(time.time() - started, 2),
+               "manifest": manifest, "snapshot_id": manifest.get("snapshot_id"),
+               "examples": len(trainer.train_dataset)}
+    write_summary(p.out, summary)
+    return summary
+
+
+def add_args(ap: argparse.ArgumentParser, defaults) -> None:
+    for name, value in asdict(defaults).items():
+        flag = "--" + name.replace("_", "-")
+        if name in ("model", "data", "out"):
+            ap.add_argument(flag, required=True)
+        elif isinstance(value, bool) or name in ("bf16",):
+            ap.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        else:
+            kind = type(value) if value is not None else str
+            if name in ("max_length", "save_total_limit"):
+                kind = int
+            ap.add_argument(flag, type=kind, default=value)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    ap = argparse.ArgumentParser(prog="python -m train.sft", description=__doc__.split("\n")[0])
+    add_args(ap, SFTParams("", "", ""))
+    ap.add_argument("--record", action="store_true", help="write a train_runs row to the warehouse (VIDEOKR_HOME)")
+    args = vars(ap.parse_args(argv))
+    record = args.pop("record")
+    summary = run(SFTParams(**args))
+    if record:
+        from train.records import record_train_run
+        summary["recorded"] = record_train_run(summary)
+    print(json.dumps({k: summary[k] for k in ("kind", "global_step", "train_loss", "output_dir")}))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

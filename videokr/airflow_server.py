@@ -1,0 +1,94 @@
+"""Start and stop a real Airflow on loopback: scheduler, dag-processor, triggerer and api-server as processes
+whose pids we keep (so we stop exactly what we started). Used by `make airflow`, `videokr run --scheduler`
+and the end-to-end tests."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from videokr import airflow_admin, airflow_env
+from videokr.settings import Settings
+
+COMPONENTS = ("dag-processor", "scheduler", "triggerer", "api-server")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AirflowServer:
+    def __init__(self, settings: Settings, port: int | None = None, components=COMPONENTS):
+        self.settings = settings
+        self.port = port or free_port()
+        self.components = components
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.login: dict = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 240) -> "AirflowServer":
+        env_vars = airflow_env.apply(self.settings)
+        self.login = airflow_admin.init(self.settings)
+        env = dict(os.environ) | env_vars | {"AIRFLOW__API__PORT": str(self.port),
+                                             "AIRFLOW__API__BASE_URL": self.url,
+                                             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/"}
+        logs = self.settings.airflow_home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for name in self.components:
+            cmd = [sys.executable, "-m", "airflow", name] + (["--port", str(self.port)] if name == "api-server" else [])
+            out = open(logs / f"{name}.out", "ab")
+            self.procs[name] = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                                start_new_session=True)
+        (self.settings.airflow_home / "pids").write_text(
+            "\n".join(f"{n} {p.pid}" for n, p in self.procs.items()) + "\n")
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
+            if dead:
+                raise RuntimeError(f"airflow components exited early: {dead}; see {self.settings.airflow_home}/logs")
+            try:
+                r = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=2)
+                if r.status_code == 200 and r.json().get("scheduler", {}).get("status") == "healthy":
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise TimeoutError(f"airflow not healthy at {self.url} after {timeout}s")
+
+    def stop(self) -> None:
+        """SIGTERM each component's process group (by pid), then SIGKILL what is left."""
+        for p in self.procs.values():
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.time() + 30
+        for p in self.procs.values():
+            try:
+                p.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(10)
+
+    def __enter__(self) -> "AirflowServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def logs_dir(settings: Settings) -> Path:
+    return settings.airflow_home / "logs"
