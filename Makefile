@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # torch and torchvision go in first, pinned, so nothing else pulls another torch build.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test bench install clean-home
+.PHONY: run test bench install clean-home airflow
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,6 @@ bench: $(STAMP)
 
 clean-home:
 	rm -rf .videokr
+
+airflow: $(STAMP)
+	$(BIN)/videokr airflow up --port $${AIRFLOW_PORT:-8080}

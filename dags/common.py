@@ -1,18 +1,26 @@
-"""Shared DAG defaults: retries with exponential backoff, asset names, the subjects param, and the task body
-every stage uses (import the job inside the task, run it, stamp the asset event). Orchestration only."""
+"""The shape every stage DAG shares, so DAG files hold only what differs (schedule, assets, pool, docs).
+
+    scope.check_subjects  ->  work.run_stage (one task, or mapped over subjects)  ->  work.publish (asset events)
+
+- params: `subjects` (empty = all; unknown ids fail the run in scope.check_subjects before any work) plus extras;
+- retries with exponential backoff, execution timeouts, a failure callback that records the error in `runs`,
+  a deadline alert on long stages; pools cap external APIs and GPUs;
+- the job is imported inside the task, so DAG parsing stays cheap. Orchestration only: no logic here.
+"""
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Asset, Param
+from airflow.sdk import DAG, Asset, Param, TaskGroup, task
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 DEFAULT_ARGS = {
     "owner": "videokr",
     "retries": 3,
-    "retry_delay": timedelta(seconds=30),
+    "retry_delay": timedelta(seconds=20),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
-    "execution_timeout": timedelta(hours=6),
 }
 
 
@@ -23,11 +31,11 @@ def asset(table: str) -> Asset:
 
 def subjects_param() -> Param:
     return Param([], type="array", items={"type": "string"},
-                 description="Subject ids (slugs) to (re)process; empty means all subjects.")
+                 description="Subject ids (slugs, e.g. physics) to (re)process; empty means all subjects.")
 
 
 def triggering_subjects(context) -> list[str]:
-    """Subjects carried by the asset events that triggered this run (backfill scope), else []."""
+    """Subjects carried by the asset events that triggered this run (the backfill scope), else []."""
     subjects: set[str] = set()
     for events in (context.get("triggering_asset_events") or {}).values():
         for ev in events:
@@ -35,15 +43,66 @@ def triggering_subjects(context) -> list[str]:
     return sorted(subjects)
 
 
-def run_stage(stage: str, outlets: list[Asset], context, extra_params: dict | None = None) -> dict:
-    """Run job `stage` for the DAG run's subjects and put the scope on the outlet asset events."""
-    from jobs.stages import job  # imported here so DAG parsing stays cheap
+def record_failure(context) -> None:
+    """Task failure callback: put the error in `runs`, also for failures outside the job (timeouts, kills)."""
+    from jobs.run_records import record_task_failure
+    ti = context["ti"]
+    record_task_failure(stage=ti.dag_id, task_id=ti.task_id, airflow_run_id=context["run_id"],
+                        try_number=ti.try_number, error=repr(context.get("exception")))
 
-    params = context["params"]
-    subjects = list(params.get("subjects") or []) or triggering_subjects(context)
-    job_params = {k: v for k, v in params.items() if k != "subjects"} | (extra_params or {})
-    job_params["airflow_run_id"] = context["run_id"]
-    summary = job(stage).run(subjects=subjects or None, params=job_params)
-    for outlet in outlets:
-        context["outlet_events"][outlet].extra = {"subjects": subjects, "run_id": summary.get("run_id")}
-    return summary
+
+async def deadline_missed(**kwargs) -> None:
+    """Deadline alert (runs in the triggerer): log loudly; operators see it in the UI's deadline list."""
+    import logging
+    logging.getLogger("videokr.deadline").error("videokr stage missed its deadline: %s", kwargs)
+
+
+def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: list[str], pool: str | None = None,
+              params: dict | None = None, mapped: bool = False, timeout: timedelta = timedelta(hours=6),
+              deadline: timedelta | None = None) -> DAG:
+    """Build the DAG of `stage` (its id is the stage name)."""
+    out_assets = [asset(t) for t in outlets]
+    dag = DAG(
+        dag_id=stage, schedule=schedule, catchup=False, max_active_runs=1, doc_md=doc_md,
+        tags=["videokr", *tags], params={"subjects": subjects_param(), **(params or {})},
+        default_args=DEFAULT_ARGS | {"execution_timeout": timeout, "on_failure_callback": record_failure},
+        deadline=DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=deadline,
+                               callback=AsyncCallback(deadline_missed, kwargs={"stage": stage}))
+        if deadline else None,
+    )
+    with dag:
+        with TaskGroup("scope"):
+            @task(task_id="check_subjects", retries=0)
+            def check_subjects(**context) -> list[str]:
+                from jobs.scope import check_subjects as check
+                wanted = list(context["params"].get("subjects") or []) or triggering_subjects(context)
+                return check(stage, wanted)
+            subjects = check_subjects()
+
+        with TaskGroup("work"):
+            extra = dict(pool=pool) if pool else {}
+
+            @task(task_id="run_stage", **extra)
+            def run_stage(subjects: list[str], **context) -> dict:
+                from jobs.stages import job
+                params = {k: v for k, v in context["params"].items() if k != "subjects"}
+                params["airflow_run_id"] = context["run_id"]
+                summary = job(stage).run(subjects=subjects or None, params=params)
+                return {"run_id": summary.get("run_id"), "rows": summary.get("rows", {})}
+
+            @task(task_id="partitions", retries=0)
+            def partitions(subjects: list[str]) -> list[list[str]]:
+                from jobs.scope import partitions as parts
+                return parts(stage, subjects)
+
+            @task(task_id="publish", outlets=out_assets, retries=0)
+            def publish(subjects: list[str], results, **context) -> dict:
+                runs = [r for r in (results if isinstance(results, list) else [results]) if r]
+                for a in out_assets:
+                    context["outlet_events"][a].extra = {"subjects": subjects,
+                                                         "run_ids": [r["run_id"] for r in runs]}
+                return {"subjects": subjects, "runs": runs}
+
+            results = run_stage.expand(subjects=partitions(subjects)) if mapped else run_stage(subjects)
+            publish(subjects, results)
+    return dag

@@ -224,6 +224,28 @@ class Collector:
         self.queries, self.hits, self.videos = {}, [], {}
 
 
+def reassign_owners(wh, run, where: str, args: list) -> int:
+    """Give each video in scope to the knowledge point whose query ranked it best (ties: bank order).
+
+    A video is detailed when first found, but a later query may rank it higher (the sample world's bubble-sort
+    query finds the selection-sort video at a low rank; the selection-sort query finds it first). Returns how many
+    videos changed owner.
+    """
+    best = wh.query(f"""
+        WITH h AS (SELECT h.video_id, h.query_id, h.kp_id, h.subject_id, row_number() OVER (
+                       PARTITION BY h.video_id ORDER BY h.rank, k.subject_id, k.course_id, k.lecture_id, k.position,
+                       h.kp_id, h.query_id) AS n
+                   FROM search_hits h JOIN knowledge_points k USING (kp_id)
+                   WHERE h.video_id IN (SELECT video_id FROM videos {where}))
+        SELECT v.* EXCLUDE (run_id, kp_id, subject_id, query_id), h.kp_id, h.subject_id, h.query_id
+        FROM videos v JOIN h ON h.video_id = v.video_id AND h.n = 1
+        WHERE v.kp_id IS DISTINCT FROM h.kp_id""", args).to_dicts()
+    if best:
+        run.write("videos", best)
+        log.info("collect: %d videos moved to the knowledge point that ranks them best", len(best))
+    return len(best)
+
+
 def _in_scope(subjects: list[str] | None) -> tuple[str, list]:
     return ("WHERE subject_id IN (SELECT unnest(?))", [subjects]) if subjects else ("", [])
 
@@ -279,6 +301,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
                     log.info("collect: %d/%d knowledge points, %d units used today, %.1fs", i + 1, len(kps),
                              c.ledger.used, time.monotonic() - t0)
             c.checkpoint(force=True)
+            c.counts["owners_changed"] = reassign_owners(wh, r, where, args)
             remaining = wh.query(f"SELECT count(*) n FROM search_queries {where}"
                                  f"{' AND' if where else ' WHERE'} status = 'partial'", args)["n"][0]
             if c.stop:

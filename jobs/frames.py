@@ -31,9 +31,14 @@ from jobs import phash
 from jobs.frame_sampling import WINDOW_S, pick_model_frames, window_plan
 from jobs.video_decode import VideoError, VideoIndex, decode_frames, index_video
 
+try:  # BLAS threads would fight the decoder threads over the cores; pHash batches are small: one BLAS thread
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn; without it BLAS keeps its default
+    threadpool_limits = None
+
 log = logging.getLogger("videokr.frames")
 STAGE = "frames"
-_HASH_BATCH = 32
+_HASH_BATCH = 16
 
 
 @dataclass
@@ -48,6 +53,13 @@ def process_video(path, n_model: int = 128, max_fps: float = 2.0, window_s: floa
                   threads: int = 0) -> VideoFrames:
     """Index `path`, pick model frames (n_model, 0 for none) and window frames (window_s None for none), decode
     the union once, hash the window frames. Raises a VideoError subclass for a bad file."""
+    if threadpool_limits is None:
+        return _process_video(path, n_model, max_fps, window_s, threads)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _process_video(path, n_model, max_fps, window_s, threads)
+
+
+def _process_video(path, n_model: int, max_fps: float, window_s: float | None, threads: int) -> VideoFrames:
     index = index_video(path)
     model = pick_model_frames(index, n_model, max_fps)
     plan = window_plan(index, window_s) if window_s else []

@@ -116,7 +116,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     (default: the offline model over the sample library)."""
     from jobs.llm import ModelLayer
     settings = settings or Settings.load()
-    p = {**DEFAULTS, **settings.section("generate"), **(params or {})}
+    p = {**DEFAULTS, **settings.section("generate"), **{k: v for k, v in (params or {}).items() if v is not None}}
     subjects = list(subjects or [])
     with Warehouse(settings) as wh, stage_run(wh, "generate", {"subjects": subjects}, p) as run:
         layer = ModelLayer(settings, wh, run.run_id, offline_model=offline_model)

@@ -10,7 +10,8 @@
 4. Accepting (`accept`: True = every pending proposal of the subjects, or a list of proposal ids) merges them into
    the bank document, checks it with `knowledge_bank.validate`, writes it to `$VIDEOKR_HOME/knowledge_bank.yaml`
    and loads it through the knowledge-bank stage for those subjects; the proposals become accepted.
-A rerun asks the (cached or deterministic) generator again and changes nothing; accepted rows stay accepted.
+A rerun asks the (cached or deterministic) generator again and changes nothing: a decided proposal (accepted or
+rejected) keeps its verdict; pending ones are checked again.
 """
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         offline_model=None) -> dict:
     from jobs.llm import ModelLayer
     settings = settings or Settings.load()
-    p = {**DEFAULTS, **settings.section("kb_expand"), **(params or {})}
+    p = {**DEFAULTS, **settings.section("kb_expand"), **{k: v for k, v in (params or {}).items() if v is not None}}
     source = p["source"] or settings.knowledge_bank
     base = kb.load_bank(source)
     wanted = [kb.slug(s) for s in subjects or []] or [kb.slug(s["name"]) for d in doc.get("disciplines", [])
@@ -154,8 +155,10 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
             for prop in res.parsed.proposals:
                 raw = prop.model_dump()
                 pid = proposal_id(sid, raw)
-                if pid in rows or before.get(pid, {}).get("status") == "accepted":
-                    continue                      # exact repeat, or already in the bank through an earlier accept
+                if pid in rows or before.get(pid, {}).get("status") in ("accepted", "rejected"):
+                    if before.get(pid, {}).get("status") == "accepted":
+                        seen.add(norm_name(before[pid]["name"]))
+                    continue                      # exact repeat, or decided earlier (a verdict is never redone)
                 reason = check_proposal(raw, existing, seen, p)
                 row = canonical(raw, existing) if reason is None or not reason.startswith("schema") else raw
                 if reason is None:

@@ -109,7 +109,8 @@ class Screener:
             c = have.get(v["video_id"], {})
             if need_media and not (c.get("media") or {}).get("passed"):
                 continue
-            if self.rescreen or check not in c or (retry_null and c[check]["passed"] is None):
+            stale = check.endswith("relevance") and check in c and c[check]["kp_id"] != v["kp_id"]
+            if self.rescreen or check not in c or stale or (retry_null and c[check]["passed"] is None):
                 out.append(v)
         return out
 

@@ -10,8 +10,9 @@
 
 A check whose model calls failed is written with passed = NULL (outcome 'error' in v_rejection_reasons) and the
 candidate is not verified; a rerun retries it. Params (also `[verify]` in videokr.toml): k, threshold, n, m,
-temperature, oe_match (token-F1 for open-ended agreement), cascade (skip later checks once one fails, to save
-calls; default off so every candidate gets all three rows), attach_frames, n_frames, chunk_videos.
+temperature, oe_extra_words (extra words an open-ended answer may add, see open_match), cascade (skip later
+checks once one fails, to save calls; default off so every candidate gets all three rows), attach_frames,
+n_frames, chunk_videos.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from warehouse import Warehouse, stage_run
 log = logging.getLogger("videokr.verify")
 
 CHECKS = ("cot_validation", "video_dependency", "self_consistency")    # cheapest first (cascade order)
-DEFAULTS = {"k": 5, "threshold": 0.6, "n": 3, "m": 2, "temperature": 1.0, "oe_match": 0.8, "cascade": False,
+DEFAULTS = {"k": 5, "threshold": 0.6, "n": 3, "m": 2, "temperature": 1.0, "oe_extra_words": 3, "cascade": False,
             "attach_frames": None, "n_frames": None, "chunk_videos": 50}
 LETTERS = "ABCDEFGHIJ"
 _NUM = re.compile(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?", re.I)
@@ -57,30 +58,43 @@ def mc_letter(answer: str, options: list[str]) -> str | None:
     return None
 
 
-def open_match(reference: str, answer: str, min_f1: float = 0.8) -> bool:
-    """Open-ended agreement: same normalised text, same number (1%) with the same words, or token F1 >= min_f1."""
-    r, a = _norm(reference), _norm(answer)
+_ARTICLES = {"a", "an", "the"}
+_NEGATIONS = {"not", "no", "never", "neither", "nor", "none"}
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in _norm(text).split() if t not in _ARTICLES]
+
+
+def open_match(reference: str, answer: str, max_extra: int = 3) -> bool:
+    """Open-ended agreement, strict on what carries meaning (numbers, order, negation), lenient on phrasing:
+
+    - numbers: both have the same numbers in the same order (1% tolerance) and the same other words;
+    - otherwise the reference's words appear in the answer in order, with at most `max_extra` extra words and
+      no negation the reference lacks ('normal sinus rhythm' ~ 'a normal sinus rhythm', but 'shifts left' is not
+      'shifts right' and 'A, B, C' is not 'A, C, B').
+    """
+    r, a = _tokens(reference), _tokens(answer)
     if not r or not a:
         return False
     if r == a:
         return True
-    rn, an = _NUM.findall(r), _NUM.findall(a)
-    if rn and an:
-        rw, aw = _NUM.sub(" ", r).split(), _NUM.sub(" ", a).split()
-        x, y = float(rn[0]), float(an[0])
-        return rw == aw and len(rn) == len(an) and math.isclose(x, y, rel_tol=0.01, abs_tol=1e-9)
-    rt, at = r.split(), a.split()
-    common = sum(min(rt.count(t), at.count(t)) for t in set(rt))
-    if not common:
+    rn = [t for t in r if _NUM.fullmatch(t)]
+    an = [t for t in a if _NUM.fullmatch(t)]
+    if rn or an:
+        if len(rn) != len(an) or [t for t in r if t not in rn] != [t for t in a if t not in an]:
+            return False
+        return all(math.isclose(float(x), float(y), rel_tol=0.01, abs_tol=1e-9) for x, y in zip(rn, an))
+    if len(a) - len(r) > max_extra or (set(a) & _NEGATIONS) - set(r):
         return False
-    p, q = common / len(at), common / len(rt)
-    return 2 * p * q / (p + q) >= min_f1
+    it = iter(a)
+    return all(tok in it for tok in r)
 
 
-def agrees(cand: dict, answer: str, min_f1: float) -> bool:
+def agrees(cand: dict, answer: str, max_extra: int = 3) -> bool:
     if cand["problem_type"] == "multiple choice":
         return mc_letter(answer, list(cand["options"] or [])) == cand["answer"]
-    return open_match(cand["answer"], answer, min_f1)
+    return open_match(cand["answer"], answer, max_extra)
 
 
 # ---------------------------------------------------------------------- requests
@@ -135,7 +149,7 @@ def judge_self_consistency(cand, results, p) -> dict:
     if (bad := _failed(cand, "self_consistency", results)) is not None:
         return bad
     answers = [r.parsed.answer for r in results]
-    agree = sum(agrees(cand, a, p["oe_match"]) for a in answers)
+    agree = sum(agrees(cand, a, int(p["oe_extra_words"])) for a in answers)
     need = math.ceil(p["threshold"] * len(results) - 1e-9)
     return _row(cand, "self_consistency", agree >= need, agree / len(results),
                 {"answers": answers, "agree": agree, "k": len(results), "need": need}, results)
@@ -145,7 +159,7 @@ def judge_video_dependency(cand, results, p) -> dict:
     if (bad := _failed(cand, "video_dependency", results)) is not None:
         return bad
     answers = [r.parsed.answer for r in results]
-    right = sum(agrees(cand, a, p["oe_match"]) for a in answers)
+    right = sum(agrees(cand, a, int(p["oe_extra_words"])) for a in answers)
     wrong = len(results) - right
     mc = cand["problem_type"] == "multiple choice"
     passed = wrong >= p["m"] if mc else right == 0
@@ -187,7 +201,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     from jobs.generate import captions_by_video
     from jobs.llm import ModelLayer
     settings = settings or Settings.load()
-    p = {**DEFAULTS, **settings.section("verify"), **(params or {})}
+    p = {**DEFAULTS, **settings.section("verify"), **{k: v for k, v in (params or {}).items() if v is not None}}
     for key in ("k", "n", "m", "chunk_videos"):
         p[key] = int(p[key])
     if not (p["k"] >= 1 and 0 < float(p["threshold"]) <= 1 and 1 <= p["m"] <= p["n"]):

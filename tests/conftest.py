@@ -28,3 +28,18 @@ def wh(settings):
     w = Warehouse(settings)
     yield w
     w.close()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server on loopback for the session (fails clearly when the package is missing)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.postgres_server import PostgresServer
+    root = Path(tempfile.mkdtemp(prefix="videokr-pg-"))  # not under pytest's 0700 tmp: the postgres user must reach it
+    server = PostgresServer(root).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)

@@ -18,7 +18,6 @@ import logging
 import re
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -146,9 +145,8 @@ def record(result: dict, wh=None, settings=None) -> dict:
     wh = wh or Warehouse(settings)
     snapshot = {m["path"]: m["snapshot_id"] for m in result["data"]}
     by_dataset = {s["dataset"]: s["snapshot_id"] for s in result["items"]}
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
     rows = [{"eval_id": result["eval_id"], "model": result["model"], "checkpoint": result["checkpoint"],
-             "scorer": result["scorer"], "snapshot_id": by_dataset.get(r["dataset"]), "evaluated_at": now, **r}
+             "scorer": result["scorer"], "snapshot_id": by_dataset.get(r["dataset"]), **r}
             for r in result["rows"]]
     with stage_run(wh, "evaluate", params={"model": result["model"], "data": list(snapshot)}) as run:
         for s in result["items"]:

@@ -1,6 +1,78 @@
-"""CLI commands added by later stages (quota, kb, export, card, airflow)."""
+"""CLI commands beyond run/stage/sql/sample: airflow, quota, kb, export, card."""
 from __future__ import annotations
+
+import json
+import time
+
+from videokr.settings import Settings
+
+
+def cmd_airflow(args) -> int:
+    settings = Settings.load()
+    if args.action == "init":
+        from videokr.airflow_admin import POOLS, init
+        login = init(settings)
+        print(f"airflow home: {settings.airflow_home}\npools: {', '.join(POOLS)}\nlogin: {login['user']} / {login['password']}")
+        return 0
+    from videokr.airflow_server import AirflowServer
+    with AirflowServer(settings, port=args.port) as server:
+        print(f"\nAirflow is up: {server.url}\nlog in as {server.login['user']} / {server.login['password']}"
+              f"\n(password file: {settings.airflow_home}/simple_auth_manager_passwords.json.generated)"
+              f"\nlogs: {settings.airflow_home}/logs   pids: {settings.airflow_home}/pids\nCtrl-C stops every component.",
+              flush=True)
+        try:
+            while all(p.poll() is None for p in server.procs.values()):
+                time.sleep(2)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_quota(args) -> int:
+    from jobs.quota import today_report
+    print(today_report(Settings.load()))
+    return 0
+
+
+def cmd_kb(args) -> int:
+    from jobs.kb_expand import expand
+    subjects = [s for v in args.subjects for s in v.split(",") if s]
+    print(json.dumps(expand(Settings.load(), subjects, accept=args.accept), indent=2, default=str))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from jobs.export import export
+    print(json.dumps(export(Settings.load(), fmt=args.format, out_dir=args.out), indent=2, default=str))
+    return 0
+
+
+def cmd_card(args) -> int:
+    from jobs.card import write_card
+    print(write_card(Settings.load(), out_dir=args.out))
+    return 0
 
 
 def register(sub) -> None:
-    """Later issues add their subcommands here."""
+    a = sub.add_parser("airflow", help="the embedded Airflow: init (DB, pools, login) or up (UI on loopback)")
+    a.add_argument("action", choices=["init", "up"])
+    a.add_argument("--port", type=int, default=8080)
+    a.set_defaults(fn=cmd_airflow)
+
+    q = sub.add_parser("quota", help="today's YouTube Data API quota use per key")
+    q.set_defaults(fn=cmd_quota)
+
+    k = sub.add_parser("kb", help="knowledge bank tools")
+    k.add_argument("action", choices=["expand"])
+    k.add_argument("--subjects", nargs="+", required=True)
+    k.add_argument("--accept", action="store_true", help="accept valid proposals into the bank at once")
+    k.set_defaults(fn=cmd_kb)
+
+    e = sub.add_parser("export", help="export the splits for training tools")
+    e.add_argument("--format", choices=["videokr", "llamafactory", "verl", "trl"], default="videokr")
+    e.add_argument("--out", default=None)
+    e.set_defaults(fn=cmd_export)
+
+    c = sub.add_parser("card", help="write the dataset card (Markdown + plots)")
+    c.add_argument("--out", default=None)
+    c.set_defaults(fn=cmd_card)

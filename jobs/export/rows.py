@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 _EXAMPLES_SQL = """
 SELECT q.candidate_id AS problem_id, q.video_id, q.subject_id, q.kp_id, q.skill, q.problem_type, q.question,
        q.options, q.answer, q.think, s.split, s.seed, d.path AS video_path
-FROM verified_qa AT (VERSION => {v}) q
-JOIN splits AT (VERSION => {v}) s ON s.video_id = q.video_id
-LEFT JOIN downloads AT (VERSION => {v}) d ON d.video_id = q.video_id
+FROM verified_qa q AT (VERSION => {v})
+JOIN splits s AT (VERSION => {v}) ON s.video_id = q.video_id
+LEFT JOIN downloads d AT (VERSION => {v}) ON d.video_id = q.video_id
 WHERE ($all_subjects OR q.subject_id IN (SELECT unnest($subjects::VARCHAR[])))
   AND q.video_id NOT IN (SELECT video_id FROM contamination AT (VERSION => {v}) WHERE video_id IS NOT NULL)
 ORDER BY s.split, q.candidate_id
@@ -21,8 +21,10 @@ _EXCLUDED_SQL = """
 SELECT
   count(*) FILTER (WHERE q.video_id IN (SELECT video_id FROM contamination AT (VERSION => {v}) WHERE video_id IS NOT NULL))
       AS contaminated,
-  count(*) FILTER (WHERE q.video_id NOT IN (SELECT video_id FROM splits AT (VERSION => {v}))) AS unsplit
-FROM verified_qa AT (VERSION => {v}) q
+  count(*) FILTER (WHERE q.video_id NOT IN (SELECT video_id FROM splits AT (VERSION => {v}))
+                   AND q.video_id NOT IN (SELECT video_id FROM contamination AT (VERSION => {v}) WHERE video_id IS NOT NULL))
+      AS unsplit
+FROM verified_qa q AT (VERSION => {v})
 WHERE ($all_subjects OR q.subject_id IN (SELECT unnest($subjects::VARCHAR[])))
 """
 

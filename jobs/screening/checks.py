@@ -19,7 +19,7 @@ CHECKS = ("media", "moderation", "text_relevance", "visual_relevance")
 
 def row(video: dict, check: str, passed: bool | None, score: float | None = None, detail: str | dict = "") -> dict:
     return {"video_id": video["video_id"], "check_name": check, "subject_id": video["subject_id"],
-            "passed": passed, "score": score,
+            "kp_id": video.get("kp_id"), "passed": passed, "score": score,
             "detail": detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True, default=str)}
 
 

@@ -229,7 +229,7 @@ def split_steps(think: str) -> list[str]:
     """One reasoning step per non-empty line ('Step 3:' / '3.' / '-' prefixes removed)."""
     out = []
     for line in (think or "").splitlines():
-        line = re.sub(r"^\s*(?:step\s*\d+\s*[:.)]|\d+\s*[.)]|[-*•])\s*", "", line, flags=re.I).strip()
+        line = re.sub(r"^\s*(?:step\s*\d+\s*[:.)]\s*|\d+[.)]\s+|[-*•]\s+)", "", line, flags=re.I).strip()
         if line:
             out.append(line)
     return out

@@ -15,6 +15,5 @@ CREATE TABLE IF NOT EXISTS eval_results (
     failed BIGINT,            -- items that could not be scored (missing video, decode error)
     scorer VARCHAR,           -- rule+rouge | rule+judge:<model>
     snapshot_id BIGINT,       -- warehouse snapshot the eval set came from (NULL for external benchmarks)
-    evaluated_at TIMESTAMP,
     run_id VARCHAR
 );

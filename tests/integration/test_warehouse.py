@@ -12,6 +12,18 @@ from warehouse import Warehouse, stage_run
 from warehouse.schema import registry
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request, home):
+    """Every warehouse test runs on both catalogs: embedded SQLite, and a real PostgreSQL server (the at-scale path)."""
+    from videokr.settings import Settings
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres").create_database()
+        os.environ["VIDEOKR_CATALOG_URL"] = url
+        request.addfinalizer(lambda: os.environ.pop("VIDEOKR_CATALOG_URL", None))
+        return Settings.load(catalog_url=url)
+    return Settings.load()
+
+
 def _kp(subject: str, i: int, statement: str = "s") -> dict:
     return {"kp_id": f"{subject}-{i}", "lecture_id": "l", "course_id": "c", "subject_id": subject,
             "discipline_id": "d", "name": f"n{i}", "statement": statement, "keywords": ["k", str(i)], "position": i}

@@ -1,0 +1,41 @@
+"""verify: self-consistency, video-dependency and CoT-validation checks; verified_qa = candidates passing all.
+
+Orchestration only; the work is jobs/verify.py (imported inside the task by dags.common.stage_dag).
+"""
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from dags.common import asset, stage_dag
+
+dag = stage_dag(
+    "verify",
+    schedule=asset("candidates"),
+    outlets=["verified_qa", "checks"],
+    pool="llm_api",
+    mapped=True,
+    tags=["stage:3-qa", "verify", "llm"],
+    params={
+        "k": Param(None, type=["null", "integer"], minimum=1, description="solver samples (default [verify] k or 5)"),
+        "threshold": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=1,
+                           description="share of the k samples that must agree (default 0.6)"),
+        "n": Param(None, type=["null", "integer"], minimum=1, description="blind tries (default 3)"),
+        "m": Param(None, type=["null", "integer"], minimum=1,
+                   description="blind tries a multiple-choice item must fail (default 2)"),
+        "cascade": Param(None, type=["null", "boolean"],
+                         description="skip later checks once one fails (fewer calls, fewer check rows)"),
+    },
+    doc_md="""
+### verify
+Three checks per candidate of the subjects in scope (pool `llm_api`), one `checks` row each:
+
+- **self_consistency** (role `solver`): k samples with the video; keep when >= threshold of them agree.
+- **video_dependency** (role `blind_solver`): the question, the page text and ONE frame; multiple choice must be
+  answered wrongly in >= m of n tries, open-ended must never match the reference.
+- **cot_validation** (role `cot_validator`): every CoT step grounded in the video or standard knowledge.
+
+`verified_qa` holds the candidates passing all three. A check whose calls failed is written with passed = NULL
+and retried by the next run. Why candidates were dropped: `SELECT check_name, outcome, count(*) FROM
+v_rejection_reasons GROUP BY ALL`. Scheduled by `warehouse://candidates`; emits `warehouse://verified_qa`.
+""",
+)

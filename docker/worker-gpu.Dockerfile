@@ -1,0 +1,20 @@
+# GPU worker for the train and evaluate stages: CUDA base, torch, transformers, TRL, DeepSpeed, videokr.
+# Runs as a Celery worker on queue "gpu" (compose) or as the image of the Docker/Kubernetes launchers.
+FROM nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04
+ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 VIDEOKR_HOME=/data/videokr \
+    TORCH_CUDA_ARCH_LIST="8.0;9.0" DS_BUILD_OPS=0
+RUN apt-get update && apt-get install -y --no-install-recommends python3.11 python3.11-dev python3.11-venv \
+        python3-pip build-essential git libpq-dev ninja-build \
+    && rm -rf /var/lib/apt/lists/* && ln -sf /usr/bin/python3.11 /usr/local/bin/python
+WORKDIR /opt/videokr
+COPY pyproject.toml README.md ./
+COPY videokr ./videokr
+COPY warehouse ./warehouse
+COPY jobs ./jobs
+COPY dags ./dags
+COPY plugins ./plugins
+COPY train ./train
+COPY sql ./sql
+RUN python -m pip install torch==2.14.1 torchvision==0.29.1 \
+    && python -m pip install -e ".[deepspeed]" "apache-airflow[celery,postgres,redis]==3.3.2" "psycopg2-binary>=2.9"
+ENTRYPOINT ["python", "-m", "train.cli"]

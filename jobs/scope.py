@@ -1,0 +1,33 @@
+"""Stage scope: which subjects a run covers, checked against the knowledge bank before any work."""
+from __future__ import annotations
+
+from videokr.settings import Settings
+from warehouse import Warehouse
+
+
+class UnknownSubjects(ValueError):
+    pass
+
+
+def known_subjects(settings: Settings, stage: str) -> list[str]:
+    if stage == "knowledge_bank":  # the bank file, not the warehouse, defines the subjects of this stage
+        from jobs.knowledge_bank import flatten, load_bank
+        return [r["subject_id"] for r in flatten(load_bank(settings.knowledge_bank))["subjects"]]
+    with Warehouse(settings, read_only=True) as wh:
+        return wh.query("SELECT subject_id FROM subjects ORDER BY position")["subject_id"].to_list()
+
+
+def check_subjects(stage: str, subjects: list[str], settings: Settings | None = None) -> list[str]:
+    """The subjects to process (as given); raises with a clear message when any is not in the knowledge bank."""
+    if not subjects:
+        return []
+    known = known_subjects(settings or Settings.load(), stage)
+    unknown = sorted(set(subjects) - set(known))
+    if unknown:
+        raise UnknownSubjects(f"{stage}: unknown subject(s) {unknown}; the knowledge bank has: {', '.join(known)}")
+    return list(subjects)
+
+
+def partitions(stage: str, subjects: list[str], settings: Settings | None = None) -> list[list[str]]:
+    """Work partitions for mapped tasks: one per subject in scope (all subjects when the scope is empty)."""
+    return [[s] for s in (subjects or known_subjects(settings or Settings.load(), stage))]

@@ -1,0 +1,29 @@
+"""A real Airflow (scheduler, dag-processor, triggerer, api-server) on a free loopback port, for one test module."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def airflow_server(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow-e2e") / "home"
+    saved = {k: v for k, v in os.environ.items() if k.startswith(("VIDEOKR_", "AIRFLOW"))}
+    for k in saved:
+        del os.environ[k]
+    os.environ["VIDEOKR_HOME"] = str(home)
+    from videokr.airflow_server import AirflowServer
+    from videokr.rest import AirflowREST
+    from videokr.settings import Settings
+    server = AirflowServer(Settings.load()).start()
+    try:
+        api = AirflowREST(server.url, server.login["user"], server.login["password"])
+        yield server, api
+    finally:
+        server.stop()
+        for k in [k for k in os.environ if k.startswith(("VIDEOKR_", "AIRFLOW"))]:
+            del os.environ[k]
+        os.environ.update(saved)
+        still = [p.pid for p in server.procs.values() if p.poll() is None]
+        assert not still, f"airflow processes left running: {still}"

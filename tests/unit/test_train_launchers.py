@@ -1,0 +1,53 @@
+"""Launcher specs: the local command, a complete DockerOperator spec and a KubernetesPodOperator spec with GPUs."""
+import json
+
+import pytest
+
+from train.launchers import TrainJob, cli_args, command, docker_spec, kubernetes_spec, launch
+
+ARGS = {"model": "/srv/videokr/models/base", "data": "/srv/videokr/exports/v1/videokr/sft.jsonl",
+        "out": "/srv/videokr/runs/sft", "frames": 128, "deepspeed": "zero2", "bf16": False, "resume": True,
+        "record": True, "max_length": None}
+
+
+def test_cli_args_and_commands():
+    assert cli_args({"max_steps": 3, "frames": [16, 32], "record": True, "resume": False, "bf16": False,
+                     "judge": None}) == ["--max-steps", "3", "--frames", "16", "32", "--record", "--no-bf16"]
+    one = command(TrainJob("train.sft", ARGS))
+    assert one[:3] == ["python", "-m", "train.sft"] and "--deepspeed" in one and "--max-length" not in one
+    eight = command(TrainJob("train.grpo", ARGS, gpus=8))
+    assert eight[:4] == ["torchrun", "--standalone", "--nproc_per_node=8", "-m"] and eight[4] == "train.grpo"
+    assert command(TrainJob("train.evaluate", {"model": "m"}, gpus=8))[:3] == ["python", "-m", "train.evaluate"]
+    with pytest.raises(ValueError, match="unknown training module"):
+        TrainJob("train.nope", {})
+    with pytest.raises(ValueError, match="unknown launcher"):
+        launch(TrainJob("train.sft", ARGS), "slurm")
+
+
+def test_docker_spec_is_complete():
+    job = TrainJob("train.sft", ARGS, gpus=4, env={"WANDB_DISABLED": "true"})
+    spec = docker_spec(job, image="videokr-gpu:0.1", mounts={"/data/videokr": "/srv/videokr"})
+    json.dumps(spec)                                                   # plain data
+    assert spec["image"] == "videokr-gpu:0.1" and spec["command"][0] == "torchrun"
+    assert spec["device_requests"] == [{"driver": "nvidia", "count": 4, "capabilities": [["gpu"]]}]
+    assert spec["mounts"] == [{"source": "/data/videokr", "target": "/srv/videokr", "type": "bind",
+                               "read_only": False}]
+    assert spec["environment"]["HF_HUB_OFFLINE"] == "1" and spec["environment"]["WANDB_DISABLED"] == "true"
+    assert spec["pool"] == "gpu" and spec["task_id"] == "videokr_sft" and spec["shm_size"]
+    for key in ("docker_url", "auto_remove", "mount_tmp_dir", "network_mode"):
+        assert key in spec
+
+
+def test_kubernetes_spec_requests_gpus():
+    job = TrainJob("train.grpo", ARGS, gpus=8, name="grpo-physics")
+    spec = kubernetes_spec(job, image="registry.example/videokr-gpu:0.1", namespace="ml", pvc="videokr-home")
+    json.dumps(spec)
+    res = spec["container_resources"]
+    assert res["limits"]["nvidia.com/gpu"] == "8" and res["requests"]["nvidia.com/gpu"] == "8"
+    assert spec["cmds"] == ["torchrun"] and "train.grpo" in spec["arguments"]
+    assert spec["namespace"] == "ml" and spec["name"] == "grpo-physics"
+    assert {"name": "home", "persistentVolumeClaim": {"claimName": "videokr-home"}} in spec["volumes"]
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in spec["volume_mounts"]
+    assert spec["env_vars"]["VIDEOKR_HOME"] == "/srv/videokr"
+    assert spec["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert spec["get_logs"] is True and spec["pool"] == "gpu" and spec["startup_timeout_seconds"] >= 600
