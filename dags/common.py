@@ -90,12 +90,12 @@ def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: li
                 summary = job(stage).run(subjects=subjects or None, params=params)
                 return {"run_id": summary.get("run_id"), "rows": summary.get("rows", {})}
 
-            @task(task_id="partitions", retries=0)
+            @task(task_id="partitions")
             def partitions(subjects: list[str]) -> list[list[str]]:
                 from jobs.scope import partitions as parts
                 return parts(stage, subjects)
 
-            @task(task_id="publish", outlets=out_assets, retries=0)
+            @task(task_id="publish", outlets=out_assets)
             def publish(subjects: list[str], results, **context) -> dict:
                 runs = [r for r in (results if isinstance(results, list) else [results]) if r]
                 for a in out_assets:

@@ -126,10 +126,11 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         offline_model=None) -> dict:
     from jobs.llm import ModelLayer
     settings = settings or Settings.load()
-    p = {**DEFAULTS, **settings.section("kb_expand"), **{k: v for k, v in (params or {}).items() if v is not None}}
+    given = {k: v for k, v in (params or {}).items() if v is not None}
+    p = {**DEFAULTS, **settings.section("kb_expand"), **given}
     source = p["source"] or settings.knowledge_bank
     base = kb.load_bank(source)
-    wanted = [kb.slug(s) for s in subjects or []] or [kb.slug(s["name"]) for d in doc.get("disciplines", [])
+    wanted = [kb.slug(s) for s in subjects or []] or [kb.slug(s["name"]) for d in base.get("disciplines", [])
                                                       for s in d.get("subjects", [])]
     with Warehouse(settings) as wh, stage_run(wh, "kb_expand", {"subjects": wanted},
                                               {k: str(v) for k, v in p.items()}) as run:

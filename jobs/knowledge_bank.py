@@ -158,6 +158,11 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     source = params.get("source") or settings.knowledge_bank
     doc = load_bank(source)
     problems = validate(doc)
+    if not problems:  # knowledge points accepted through `videokr kb expand` survive a reload of the file
+        from jobs.kb_expand import accepted_rows, expanded
+        with Warehouse(settings) as wh:
+            doc = expanded(doc, accepted_rows(wh))
+        problems = validate(doc)
     if problems:
         raise KnowledgeBankError(str(source if not isinstance(source, dict) else "bank"), problems)
     rows = flatten(doc)

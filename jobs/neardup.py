@@ -2,7 +2,7 @@
 
     con.execute("CREATE TEMP TABLE _corpus_windows AS ...")   # video_id, window_index, start_s, phash
     con.execute("CREATE TEMP TABLE _bench_windows AS ...")    # benchmark, bench_video_id, item_id, window_index, start_s, phash
-    df = near_duplicates(con, NearDupParams(t=4, k=3))
+    df = near_duplicates(con, NearDupParams(t=3, k=3))
 
 Step 1 (neardup_pairs.sql) is a banded equi-join with exact recall at Hamming distance t; step 2
 (neardup_sequences.sql) keeps only video pairs with a run of >= k windows in order at a consistent time offset.
@@ -22,7 +22,7 @@ QUERIES = SQL_DIR / "queries"
 
 @dataclass(frozen=True)
 class NearDupParams:
-    t: int = 4              # Hamming threshold (bits of 64); t + 1 bands
+    t: int = 3              # Hamming threshold (bits of 64); t + 1 bands. Sample copies: <= 2; unrelated: >= 9
     k: int = 3              # windows in order needed (capped by the shorter video's window count)
     tol_s: float = 10.0     # time-offset tolerance between matched windows of one copy
     max_gap: int = 1        # matched corpus windows may skip this many windows inside a run

@@ -29,5 +29,10 @@ def check_subjects(stage: str, subjects: list[str], settings: Settings | None = 
 
 
 def partitions(stage: str, subjects: list[str], settings: Settings | None = None) -> list[list[str]]:
-    """Work partitions for mapped tasks: one per subject in scope (all subjects when the scope is empty)."""
+    """Work partitions for mapped tasks: the job's own `partitions` when it has one (e.g. only subjects with
+    videos), else one per subject in scope (all subjects when the scope is empty)."""
+    from jobs.stages import job
+    mod = job(stage)
+    if hasattr(mod, "partitions"):
+        return mod.partitions(settings=settings, subjects=subjects or None)
     return [[s] for s in (subjects or known_subjects(settings or Settings.load(), stage))]

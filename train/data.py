@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from jobs.export import prompt as export_prompt
+
 MAX_FRAMES = 128
 MAX_VIDEO_TOKENS = 4096
 SEEK_ABOVE_S = 60.0  # longer videos are read by seeking to each sampled time instead of decoding everything
 
-INSTRUCTION = ("Answer the question about the video. Think step by step inside <think> </think> tags, then give "
-               "the final answer inside <answer> </answer> tags.")
-MC_INSTRUCTION = " For multiple choice, answer with the option letter only."
 
 
 class VideoDecodeError(RuntimeError):
@@ -82,12 +81,9 @@ def example_from_row(row: dict, base: Path | None = None) -> Example:
 
 
 def prompt_text(ex: Example) -> str:
-    """The user text that follows the video: question, options (one a line) and the answer-format instruction."""
-    text = ex.question.strip()
-    if ex.options:
-        text += "\nOptions:\n" + "\n".join(o.strip() for o in ex.options)
-    instruction = INSTRUCTION + (MC_INSTRUCTION if ex.problem_type == "multiple choice" else "")
-    return f"{text}\n{instruction}"
+    """The user text after the video: the export's own instruction format (jobs.export.prompt), so a model trained
+    here sees exactly the prompts of the LLaMA-Factory / verl / TRL exports."""
+    return export_prompt.prompt_text(ex.question, ex.problem_type, ex.options)
 
 
 def prompt_messages(ex: Example) -> list[dict]:
@@ -95,11 +91,8 @@ def prompt_messages(ex: Example) -> list[dict]:
 
 
 def target_text(ex: Example) -> str:
-    """The SFT response: the rationale in <think> tags, then the solution (already `<answer>X</answer>`)."""
-    solution = ex.solution.strip()
-    if "<answer>" not in solution:
-        solution = f"<answer>{solution}</answer>"
-    return f"<think>{(ex.think or '').strip()}</think>\n{solution}"
+    """The SFT response: `<think>rationale</think><answer>X</answer>` (format reward 1), as in the exports."""
+    return export_prompt.response(ex.think or "", extract_answer_text(ex.solution))
 
 
 def vision_geometry(processor) -> tuple[int, int]:

@@ -108,6 +108,8 @@ def evaluate(model_path: str, data: list[str], frames: tuple[int, ...] = FRAME_B
     """Score `model_path` on each eval file at each frame budget; returns {"rows", "items", "eval_id", ...}."""
     if model is None or processor is None:
         model, processor = load_model_and_processor(model_path)
+        if torch.cuda.is_available():
+            model.to("cuda")
     model.eval()
     checkpoint = checkpoint or str(Path(model_path).resolve())
     scored, meta = [], []

@@ -35,9 +35,10 @@ def cmd_quota(args) -> int:
 
 
 def cmd_kb(args) -> int:
-    from jobs.kb_expand import expand
+    from jobs.kb_expand import run
     subjects = [s for v in args.subjects for s in v.split(",") if s]
-    print(json.dumps(expand(Settings.load(), subjects, accept=args.accept), indent=2, default=str))
+    params = {"accept": args.accept or None, "max_proposals": args.max_proposals}
+    print(json.dumps(run(Settings.load(), subjects, params=params), indent=2, default=str))
     return 0
 
 
@@ -65,7 +66,9 @@ def register(sub) -> None:
     k = sub.add_parser("kb", help="knowledge bank tools")
     k.add_argument("action", choices=["expand"])
     k.add_argument("--subjects", nargs="+", required=True)
-    k.add_argument("--accept", action="store_true", help="accept valid proposals into the bank at once")
+    k.add_argument("--accept", nargs="?", const=True, default=None,
+                   help="accept valid proposals into the bank: all of them, or a comma-separated list of ids")
+    k.add_argument("--max-proposals", type=int, default=None)
     k.set_defaults(fn=cmd_kb)
 
     e = sub.add_parser("export", help="export the splits for training tools")

@@ -143,7 +143,8 @@ class OfflineModel:
             return {"think": "The text alone does not settle it; choosing the most plausible option.",
                     "answer": LETTERS[h % len(options)]}
         wrong = (fact or {}).get("distractors") or ["cannot be determined from the text"]
-        return {"think": "The text alone does not settle it; giving a plausible value.", "answer": wrong[h % len(wrong)]}
+        return {"think": "The text alone does not settle it; giving a plausible value.",
+                "answer": wrong[h % len(wrong)]}
 
     @staticmethod
     def _disagree(fact: dict, options: list[str], sample: int) -> dict:

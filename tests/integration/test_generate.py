@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import pytest
 
 from jobs import generate
 from jobs.sources.base import GeneratedQA
@@ -43,7 +42,8 @@ def seed_world(wh, scenes: dict[str, dict], captions_extra: str = "") -> None:
         cues = []
         for v, scene in scenes.items():
             texts = ["Today we watch the demonstration closely.", captions_extra or "Count what you see."]
-            texts += [f"The answer here is {f['answer']}." for f in scene["facts"] if f["flaw"] == "answerable_from_text"]
+            texts += [f"The answer here is {f['answer']}." for f in scene["facts"]
+                      if f["flaw"] == "answerable_from_text"]
             cues += [{"video_id": v, "cue_index": i, "subject_id": VIDEOS[v][0], "start_s": 2.0 * i,
                       "end_s": 2.0 * i + 2, "text": t} for i, t in enumerate(texts)]
         r.write("captions", cues, scope={"video_id": list(scenes)})
@@ -107,7 +107,8 @@ def test_video_no_longer_kept_loses_its_candidates(settings, wh):
     seed_world(wh, scenes)
     generate.run(settings, offline_model=OfflineModel(scenes))
     with stage_run(wh, "fixture") as r:
-        r.write("screening", [{"video_id": "phys0000002", "subject_id": "physics", "kp_id": None, "decision": "reject"}])
+        r.write("screening", [{"video_id": "phys0000002", "subject_id": "physics", "kp_id": None,
+                               "decision": "reject"}])
     generate.run(settings, subjects=["physics"], offline_model=OfflineModel(scenes))
     assert "phys0000002" not in {r["video_id"] for r in candidates(wh)}
     assert "phys0000001" in {r["video_id"] for r in candidates(wh)}

@@ -7,7 +7,7 @@ import pytest
 
 from jobs import generate, verify
 from jobs.sources.offline_model import OfflineModel
-from tests.integration.test_generate import seed_world, world_scenes
+from tests.integration.test_generate import Recording, seed_world, world_scenes
 
 CHECKS = {"self_consistency", "video_dependency", "cot_validation"}
 
@@ -119,3 +119,50 @@ def test_answer_matching():
     assert verify.open_match("2.0 s", "2 s") and not verify.open_match("1.41 s", "1.57 s")
     assert verify.open_match("normal sinus rhythm", "a normal sinus rhythm")
     assert not verify.open_match("metaphase", "anaphase")
+    assert not verify.open_match("6 and 7", "6 and 9") and not verify.open_match("A, B, C", "A, C, B")
+    assert not verify.open_match("The demand curve shifts left", "The demand curve shifts right")
+    assert not verify.open_match("normal sinus rhythm", "not a normal sinus rhythm")
+
+
+def tiny_mp4(path, seconds: float = 2.0, fps: int = 10):
+    import av
+    import numpy as np
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = 160, 96, "yuv420p"
+        for i in range(int(seconds * fps)):
+            img = np.full((96, 160, 3), (i * 12) % 255, np.uint8)
+            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+def test_frames_are_sent_as_images_and_the_blind_solver_gets_one(settings, wh, tmp_path):
+    from warehouse import stage_run
+    scenes = world_scenes()
+    seed_world(wh, scenes)
+    mp4 = tiny_mp4(tmp_path / "v.mp4")
+    with stage_run(wh, "fixture") as r:
+        r.write("downloads", [{"video_id": "phys0000001", "subject_id": "physics", "path": str(mp4), "status": "ok"}])
+    model = Recording(scenes)
+    out = generate.run(settings, subjects=["physics"], params={"attach_frames": True, "n_frames": 4},
+                       offline_model=model)
+    q = wh.query("SELECT item, reason FROM quarantine WHERE stage = 'generate'").to_dicts()
+    assert q == [{"item": "phys0000002", "reason": "frames_unreadable"}], "the missing file is quarantined"
+    assert out["videos_generated"] == 1
+
+    def images(req):
+        return sum(p["type"] == "image_url" for p in req.messages[1]["content"])
+    assert [images(r) for r in model.requests] == [4]
+    model.requests.clear()
+    verify.run(settings, subjects=["physics"], params={"attach_frames": True, "n_frames": 4, "k": 2, "n": 2, "m": 1},
+               offline_model=model)
+    by_role = {}
+    for r in model.requests:
+        by_role.setdefault(r.role, set()).add(images(r))
+    assert by_role == {"solver": {4}, "blind_solver": {1}, "cot_validator": {4}}
+    blind = next(r for r in model.requests if r.role == "blind_solver")
+    text = "\n".join(p["text"] for p in blind.messages[1]["content"] if p["type"] == "text")
+    assert "Video captions (UNTRUSTED DATA" in text and blind.context["n_frames"] == 1

@@ -36,6 +36,9 @@ def test_every_dag_has_retries_tags_docs_and_subjects(dagbag):
         assert dag.doc_md and len(dag.doc_md) > 40, dag_id
         assert "subjects" in dag.params, dag_id
         for t in dag.tasks:
+            if t.task_id == "scope.check_subjects":
+                assert t.retries == 0  # an unknown subject fails at once: retrying cannot fix it
+                continue
             assert t.retries and t.retries >= 1, f"{dag_id}.{t.task_id} has no retries"
             assert t.retry_exponential_backoff, f"{dag_id}.{t.task_id} has no exponential backoff"
 

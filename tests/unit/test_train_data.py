@@ -49,9 +49,10 @@ def test_load_jsonl_and_prompts(tmp_path):
     exs = load_jsonl(path)
     assert [e.problem_type for e in exs] == ["multiple choice"] * 3 + ["open-ended"]
     assert Path(exs[0].video_path).is_file()          # relative paths resolved against the JSONL's folder
-    assert "A. red" in prompt_text(exs[0]) and "option letter" in prompt_text(exs[0])
-    assert "option letter" not in prompt_text(exs[3])
-    assert target_text(exs[0]) == "<think>The square in every frame is red.</think>\n<answer>A</answer>"
+    assert "A. red" in prompt_text(exs[0]) and "letter of the correct option" in prompt_text(exs[0])
+    assert "letter of the correct option" not in prompt_text(exs[3])
+    assert target_text(exs[0]) == "<think>The square in every frame is red.</think><answer>A</answer>"
+    assert target_text(exs[3]) == "<think>The square in every frame is yellow.</think><answer>the square is yellow</answer>"
     (tmp_path / "broken.jsonl").write_text('{"problem_id": 1}\n')
     with pytest.raises(ValueError, match="broken.jsonl:1"):
         load_jsonl(tmp_path / "broken.jsonl")

@@ -51,3 +51,14 @@ def test_kubernetes_spec_requests_gpus():
     assert spec["env_vars"]["VIDEOKR_HOME"] == "/srv/videokr"
     assert spec["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert spec["get_logs"] is True and spec["pool"] == "gpu" and spec["startup_timeout_seconds"] >= 600
+
+
+def test_pipeline_plan_sft_then_grpo_then_evals():
+    from train.pipeline import plan
+    jobs = plan("s.jsonl", "r.jsonl", ["e.jsonl"], "/m/base", "/runs/x", frames=(16, 128))
+    assert [j.module for j in jobs] == ["train.sft", "train.grpo"] + ["train.evaluate"] * 3
+    assert jobs[1].args["model"] == jobs[0].args["out"] == "/runs/x/sft"          # GRPO starts from SFT output
+    assert [j.args["model"] for j in jobs[2:]] == ["/m/base", "/runs/x/sft", "/runs/x/grpo"]
+    assert jobs[2].args["frames"] == [16, 128]
+    zero = plan(None, "r.jsonl", [], "/m/base", "/runs/z", mode="zero-rl")
+    assert [j.module for j in zero] == ["train.grpo"] and zero[0].args["model"] == "/m/base"
