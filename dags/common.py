@@ -51,6 +51,25 @@ def record_failure(context) -> None:
                         try_number=ti.try_number, error=repr(context.get("exception")))
 
 
+def export_connections(connections: dict[str, tuple[str, str | None]]) -> None:
+    """Airflow connections -> the environment variables the jobs read: {conn_id: (secret_var, host_var)}.
+    Never logged; a variable already set wins; a missing connection is skipped (the job names what it needs)."""
+    import os
+
+    from airflow.sdk import Connection
+    for conn_id, (secret_var, host_var) in connections.items():
+        if os.environ.get(secret_var):
+            continue
+        try:
+            conn = Connection.get(conn_id)
+        except Exception:  # noqa: BLE001 - not configured
+            continue
+        if conn.password:
+            os.environ[secret_var] = conn.password
+        if host_var and conn.host and not os.environ.get(host_var):
+            os.environ[host_var] = conn.host if "://" in conn.host else f"https://{conn.host}"
+
+
 async def deadline_missed(**kwargs) -> None:
     """Deadline alert (runs in the triggerer): log loudly; operators see it in the UI's deadline list."""
     import logging
@@ -59,8 +78,12 @@ async def deadline_missed(**kwargs) -> None:
 
 def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: list[str], pool: str | None = None,
               params: dict | None = None, mapped: bool = False, timeout: timedelta = timedelta(hours=6),
-              deadline: timedelta | None = None) -> DAG:
-    """Build the DAG of `stage` (its id is the stage name)."""
+              deadline: timedelta | None = None, phases: list[tuple[str, str | None]] | None = None,
+              connections: dict[str, tuple[str, str | None]] | None = None) -> DAG:
+    """Build the DAG of `stage` (its id is the stage name).
+
+    mapped: one work task per partition (dynamic task mapping); phases: [(phase, pool)] run in order as separate
+    tasks (the job gets params["phase"]); connections: Airflow connections exported to the job's environment."""
     out_assets = [asset(t) for t in outlets]
     dag = DAG(
         dag_id=stage, schedule=schedule, catchup=False, max_active_runs=1, doc_md=doc_md,
@@ -82,13 +105,20 @@ def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: li
         with TaskGroup("work"):
             extra = dict(pool=pool) if pool else {}
 
-            @task(task_id="run_stage", **extra)
-            def run_stage(subjects: list[str], **context) -> dict:
+            def _run(subjects: list[str], context, phase: str | None = None) -> dict:
                 from jobs.stages import job
+                if connections:
+                    export_connections(connections)
                 params = {k: v for k, v in context["params"].items() if k != "subjects"}
                 params["airflow_run_id"] = context["run_id"]
+                if phase:
+                    params["phase"] = phase
                 summary = job(stage).run(subjects=subjects or None, params=params)
                 return {"run_id": summary.get("run_id"), "rows": summary.get("rows", {})}
+
+            @task(task_id="run_stage", **extra)
+            def run_stage(subjects: list[str], **context) -> dict:
+                return _run(subjects, context)
 
             @task(task_id="partitions")
             def partitions(subjects: list[str]) -> list[list[str]]:
@@ -103,6 +133,20 @@ def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: li
                                                          "run_ids": [r["run_id"] for r in runs]}
                 return {"subjects": subjects, "runs": runs}
 
-            results = run_stage.expand(subjects=partitions(subjects)) if mapped else run_stage(subjects)
+            if phases:
+                results, previous = [], None
+                for name, phase_pool in phases:
+                    @task(task_id=f"phase_{name}", **({"pool": phase_pool} if phase_pool else {}))
+                    def run_phase(subjects: list[str], phase: str = name, **context) -> dict:
+                        return _run(subjects, context, phase)
+                    out = run_phase(subjects)
+                    if previous is not None:
+                        previous >> out
+                    results.append(out)
+                    previous = out
+            elif mapped:
+                results = run_stage.expand(subjects=partitions(subjects))
+            else:
+                results = run_stage(subjects)
             publish(subjects, results)
     return dag

@@ -225,25 +225,47 @@ class Collector:
 
 
 def reassign_owners(wh, run, where: str, args: list) -> int:
-    """Give each video in scope to the knowledge point whose query ranked it best (ties: bank order).
+    """Give each video in scope to the knowledge point, among those whose searches found it, that it fits best.
 
-    A video is detailed when first found, but a later query may rank it higher (the sample world's bubble-sort
-    query finds the selection-sort video at a low rank; the selection-sort query finds it first). Returns how many
-    videos changed owner.
+    Several knowledge points' searches can find one video (the 'natural selection' query finds a selection-sort
+    video). With one candidate nothing changes; with several, the candidate whose name + statement is closest to
+    the video's title + description (MiniLM cosine, jobs/relevance.py) wins, ties broken by search rank then bank
+    order. Returns how many videos changed owner.
     """
-    best = wh.query(f"""
-        WITH h AS (SELECT h.video_id, h.query_id, h.kp_id, h.subject_id, row_number() OVER (
-                       PARTITION BY h.video_id ORDER BY h.rank, k.subject_id, k.course_id, k.lecture_id, k.position,
-                       h.kp_id, h.query_id) AS n
-                   FROM search_hits h JOIN knowledge_points k USING (kp_id)
-                   WHERE h.video_id IN (SELECT video_id FROM videos {where}))
-        SELECT v.* EXCLUDE (run_id, kp_id, subject_id, query_id), h.kp_id, h.subject_id, h.query_id
-        FROM videos v JOIN h ON h.video_id = v.video_id AND h.n = 1
-        WHERE v.kp_id IS DISTINCT FROM h.kp_id""", args).to_dicts()
-    if best:
-        run.write("videos", best)
-        log.info("collect: %d videos moved to the knowledge point that ranks them best", len(best))
-    return len(best)
+    cands = wh.query(f"""
+        SELECT h.video_id, h.kp_id, h.subject_id, min(h.rank) AS rank, arg_min(h.query_id, h.rank) AS query_id,
+               any_value(k.name) AS name, any_value(k.statement) AS statement,
+               any_value([k.subject_id, k.course_id, k.lecture_id, lpad(k.position::VARCHAR, 6, '0')]) AS bank_order
+        FROM search_hits h JOIN knowledge_points k USING (kp_id)
+        WHERE h.video_id IN (SELECT video_id FROM videos {where})
+        GROUP BY h.video_id, h.kp_id, h.subject_id""", args).to_dicts()
+    by_video: dict[str, list[dict]] = {}
+    for c in cands:
+        by_video.setdefault(c["video_id"], []).append(c)
+    multi = {v: cs for v, cs in by_video.items() if len({c["kp_id"] for c in cs}) > 1}
+    if not multi:
+        return 0
+    from jobs.relevance import TextRelevance, kp_text
+
+    rel = TextRelevance.load()
+    videos = {r["video_id"]: r for r in wh.query(
+        "SELECT * EXCLUDE (run_id) FROM videos WHERE video_id IN (SELECT unnest(?))", [list(multi)]).to_dicts()}
+    changed = []
+    for vid, cs in multi.items():
+        v = videos.get(vid)
+        if v is None:
+            continue
+        meta = f"{v.get('title') or ''}. {v.get('description') or ''}"
+        emb = rel.embed([meta] + [kp_text(c["name"], c["statement"]) for c in cs])
+        for c, e in zip(cs, emb[1:]):
+            c["fit"] = round(float(e @ emb[0]), 4)
+        best = min(cs, key=lambda c: (-c["fit"], c["rank"], c["bank_order"], c["kp_id"]))
+        if best["kp_id"] != v["kp_id"]:
+            changed.append(v | {"kp_id": best["kp_id"], "subject_id": best["subject_id"], "query_id": best["query_id"]})
+    if changed:
+        run.write("videos", changed)
+        log.info("collect: %d videos moved to the knowledge point that fits them best", len(changed))
+    return len(changed)
 
 
 def _in_scope(subjects: list[str] | None) -> tuple[str, list]:

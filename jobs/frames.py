@@ -29,7 +29,7 @@ import polars as pl
 
 from jobs import phash
 from jobs.frame_sampling import WINDOW_S, pick_model_frames, window_plan
-from jobs.video_decode import VideoError, VideoIndex, decode_frames, index_video
+from jobs.video_decode import Reformatter, VideoError, VideoIndex, decode_frames, index_video
 
 try:  # BLAS threads would fight the decoder threads over the cores; pHash batches are small: one BLAS thread
     from threadpoolctl import threadpool_limits
@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn;
 
 log = logging.getLogger("videokr.frames")
 STAGE = "frames"
-_HASH_BATCH = 16
+KEEP_KEYFRAMES_BYTES = 64 << 20  # keyframe packets kept from the index pass (saves a second demux when they fit)
 
 
 @dataclass
@@ -60,29 +60,25 @@ def process_video(path, n_model: int = 128, max_fps: float = 2.0, window_s: floa
 
 
 def _process_video(path, n_model: int, max_fps: float, window_s: float | None, threads: int) -> VideoFrames:
-    index = index_video(path)
+    index = index_video(path, keep_keyframes_bytes=KEEP_KEYFRAMES_BYTES)
     model = pick_model_frames(index, n_model, max_fps)
     plan = window_plan(index, window_s) if window_s else []
     hash_pts = {int(index.pts[p]) for w in plan for p in w["packets"]}
     model_pts = {int(index.pts[p]) for p in model}
     kept: dict[int, np.ndarray] = {}
-    hashes: dict[int, int] = {}
-    pending: list[tuple[int, np.ndarray]] = []
-
-    def flush() -> None:
-        if pending:
-            for (ts, _), h in zip(pending, phash.phash_frames([a for _, a in pending])):
-                hashes[ts] = int(h)
-            pending.clear()
-
-    for ts, rgb in decode_frames(index, model_pts | hash_pts, threads=threads):
+    hashed: dict[int, int] = {}          # pts -> position in the hasher
+    # Each frame is converted and hashed as it comes out of the decoder (still in cache), on this thread, while
+    # the decoder's own frame threads decode the next packets: that overlap needs no Python thread of ours
+    # (a hashing worker thread measured no faster on 2 busy cores, and costlier in CPU).
+    to_rgb, to_rgbx, hasher = Reformatter("rgb24"), Reformatter("rgba"), phash.PHasher()
+    for ts, fr in decode_frames(index, model_pts | hash_pts, threads=threads, fmt=None):
         if ts in model_pts:
-            kept[ts] = rgb
+            kept[ts] = to_rgb(fr)
         if ts in hash_pts:
-            pending.append((ts, rgb))
-            if len(pending) >= _HASH_BATCH:
-                flush()
-    flush()
+            hashed[ts] = hasher.add(to_rgbx(fr))
+    index.key_packets = None   # the compressed keyframes are not needed any more
+    values = hasher.hashes()
+    hashes = {ts: int(values[i]) for ts, i in hashed.items()}
     out = VideoFrames(index)
     out.model_frames = [(float(index.times[p]), kept[int(index.pts[p])]) for p in sorted(
         model, key=lambda p: index.times[p])]

@@ -4,7 +4,10 @@ imagehash computes, per PIL image: `convert("L")` -> `resize((32, 32), LANCZOS)`
 then axis 1 -> top-left 8x8 -> bit = coefficient > median of those 64. Profiling shows the Lanczos resize is ~70% of
 its cost. We keep every step's arithmetic identical and batch it:
 
-- grayscale: PIL's own `convert("L")` (fixed-point ITU-R 601 luma), on all frames of a batch stacked into one image;
+- grayscale: PIL's own `convert("L")` (fixed-point ITU-R 601 luma, `(19595 R + 38470 G + 7471 B + 0x8000) >> 16`),
+  one frame at a time (a frame's buffers stay in cache through the next steps). A 4-channel RGBX frame (what the
+  decoder hands us: `to_ndarray(format="rgba")`) is mapped into PIL without a copy; Pillow stores RGB as RGBX and
+  uses the same `rgb2l` for both, so the result equals converting the RGB frame (a test checks this too);
 - resize: Pillow's two-pass 8-bit resampling (horizontal pass, clip to uint8, vertical pass, clip) re-done as two
   float64 matrix products. The integer weights are Pillow's (same filter, same double arithmetic, same rounding to
   22-bit fixed point); every product and partial sum is an integer below 2**53, so float64 BLAS is exact whatever
@@ -25,11 +28,15 @@ import numpy as np
 import scipy.fftpack
 from PIL import Image
 
+try:  # Pillow (>= 11.2) exports images through the Arrow C interface; pyarrow reads that without a copy
+    import pyarrow as pa
+except ImportError:  # pragma: no cover
+    pa = None
+
 HASH_SIZE = 8
 IMG_SIZE = 32                  # hash_size * highfreq_factor
 _PRECISION_BITS = 32 - 8 - 2   # Pillow Resample.c, 8 bits per channel
 _BIT_WEIGHTS = np.array([1 << (63 - i) for i in range(64)], dtype=np.uint64)
-_BATCH = 4                     # frames per BLAS call: keeps the float64 temporaries (4 x H x W x 8 bytes) in cache
 
 
 def _lanczos(x: float) -> float:
@@ -70,7 +77,7 @@ def resample_matrix(in_size: int, out_size: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _bands(in_size: int, out_size: int, groups: int = 4) -> tuple[tuple[slice, slice, np.ndarray], ...]:
+def _bands(in_size: int, out_size: int, groups: int = 8) -> tuple[tuple[slice, slice, np.ndarray], ...]:
     """The resample matrix cut into `groups` runs of outputs, each with only the input columns it touches
     (Lanczos weights are zero outside +-3 scale units): (output slice, input slice, weights[in, out])."""
     m = resample_matrix(in_size, out_size)
@@ -83,9 +90,9 @@ def _bands(in_size: int, out_size: int, groups: int = 4) -> tuple[tuple[slice, s
     return tuple(out)
 
 
-def _horizontal(x: np.ndarray, out_size: int) -> np.ndarray:
+def _horizontal(x: np.ndarray, out_size: int, out: np.ndarray | None = None) -> np.ndarray:
     """(R, W) float64 -> (R, out_size) fixed-point accumulators of Pillow's horizontal pass (exact integers)."""
-    acc = np.empty((x.shape[0], out_size), dtype=np.float64)
+    acc = np.empty((x.shape[0], out_size), dtype=np.float64) if out is None else out
     for osl, isl, w in _bands(x.shape[1], out_size):
         np.matmul(x[:, isl], w, out=acc[:, osl])
     return acc
@@ -95,23 +102,117 @@ def _clip8(acc: np.ndarray) -> np.ndarray:
     return np.clip(np.floor((acc + (1 << (_PRECISION_BITS - 1))) * (1.0 / (1 << _PRECISION_BITS))), 0, 255)
 
 
+def _check_frame(a: np.ndarray) -> None:
+    if a.ndim != 3 or a.shape[-1] not in (3, 4) or a.dtype != np.uint8:
+        raise ValueError(f"phash_frames wants (N, H, W, 3) uint8 RGB (or RGBX, 4 channels), got "
+                         f"{a.shape} {a.dtype} frames")
+
+
+def gray1(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB or (H, W, 4) RGBX uint8 -> (H, W) uint8, exactly PIL `Image.fromarray(rgb).convert("L")`."""
+    h, w, c = frame.shape
+    if c == 4:   # PIL maps a contiguous RGBX buffer without copying; its 4th byte is never read by rgb2l
+        img = Image.frombuffer("RGBX", (w, h), np.ascontiguousarray(frame), "raw", "RGBX", 0, 1)
+    else:
+        img = Image.fromarray(np.ascontiguousarray(frame), "RGB")
+    return _pixels(img.convert("L"))
+
+
+def _pixels(img: Image.Image) -> np.ndarray:
+    """(H, W) uint8 view of an 8-bit PIL image: zero-copy through its Arrow export where Pillow offers one
+    (`np.asarray` would copy it through `tobytes`)."""
+    if pa is not None:
+        try:
+            return pa.array(img).to_numpy(zero_copy_only=True).reshape(img.height, img.width)
+        except (ValueError, TypeError, pa.ArrowException):   # e.g. a multi-block image: no single buffer
+            pass
+    return np.asarray(img)
+
+
 def gray(frames: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) uint8 RGB -> (N, H, W) uint8, exactly PIL `convert("L")`."""
-    n, h, w, _ = frames.shape
-    tall = Image.fromarray(np.ascontiguousarray(frames).reshape(n * h, w, 3), "RGB").convert("L")
-    return np.asarray(tall).reshape(n, h, w)
+    """(N, H, W, 3|4) uint8 RGB/RGBX -> (N, H, W) uint8, exactly PIL `convert("L")` of each RGB frame."""
+    return np.stack([gray1(f) for f in frames]) if len(frames) else np.zeros((0,) + frames.shape[1:3], np.uint8)
+
+
+def _clip8_(acc: np.ndarray) -> np.ndarray:
+    """In-place `_clip8` (no temporaries): the same float operations, so the same exact results."""
+    np.add(acc, 1 << (_PRECISION_BITS - 1), out=acc)
+    np.multiply(acc, 1.0 / (1 << _PRECISION_BITS), out=acc)
+    np.floor(acc, out=acc)
+    return np.clip(acc, 0, 255, out=acc)
+
+
+class PHasher:
+    """Incremental `phash_frames`: `add(frame)` runs the per-frame work at once (gray + the horizontal resize pass,
+    on reused float64 buffers: fresh multi-MB temporaries would cost page faults and cache misses); the clip,
+    the vertical pass (per `chunk` frames of one size) and the DCT/median (once) run on small stacks.
+    Lets a decoding loop hash each frame while it is still in cache, with no stack of frames kept."""
+
+    def __init__(self, chunk: int = 16):
+        self.chunk = chunk
+        self.n = 0
+        self._x: dict[tuple[int, int], np.ndarray] = {}                   # (h, w) -> float64 gray buffer
+        self._rows: dict[tuple[int, int], tuple[list[int], np.ndarray]] = {}  # (h, w) -> (positions, rows)
+        self._small: list[tuple[list[int], np.ndarray]] = []               # (positions, (k, 32, 32))
+
+    def add(self, frame) -> int:
+        """Hash one (H, W, 3) RGB or (H, W, 4) RGBX uint8 frame; returns its position in `hashes()`."""
+        f = np.asarray(frame)
+        _check_frame(f)
+        h, w = key = f.shape[:2]
+        if key not in self._rows:
+            self._rows[key] = ([], np.empty((self.chunk, h, IMG_SIZE if w != IMG_SIZE else w)))
+        pos, rows = self._rows[key]
+        g = gray1(f)
+        if w == IMG_SIZE:                # no horizontal pass: the rows are the gray values
+            np.copyto(rows[len(pos)], g)
+        else:
+            x = self._x.get(key)
+            if x is None:
+                x = self._x[key] = np.empty((h, w))
+            np.copyto(x, g)
+            _horizontal(x, IMG_SIZE, out=rows[len(pos)])
+        pos.append(self.n)
+        self.n += 1
+        if len(pos) == self.chunk:
+            self._flush(key)
+        return self.n - 1
+
+    def _flush(self, key: tuple[int, int]) -> None:
+        pos, rows = self._rows[key]
+        if not pos:
+            return
+        h, w = key
+        rows = rows[:len(pos)]
+        if w != IMG_SIZE:
+            rows = _clip8_(rows.copy())  # Pillow clips its horizontal pass to an 8-bit temp image
+        small = rows.copy() if h == IMG_SIZE else _clip8_(np.matmul(resample_matrix(h, IMG_SIZE), rows))
+        self._small.append((list(pos), small))   # (PIL returns a copy when no pass is needed)
+        pos.clear()
+
+    def thumbnails(self) -> np.ndarray:
+        """(n, 32, 32) float64: the uint8 values of PIL `convert("L").resize((32, 32), LANCZOS)` per frame."""
+        for key in self._rows:
+            self._flush(key)
+        small = np.empty((self.n, IMG_SIZE, IMG_SIZE))
+        for pos, s in self._small:
+            small[pos] = s
+        return small
+
+    def hashes(self) -> np.ndarray:
+        """(n,) uint64 pHashes of the frames added so far, in the order added."""
+        return pack(_bits_from_small(self.thumbnails())) if self.n else np.zeros(0, dtype=np.uint64)
 
 
 def resize32(gray_frames: np.ndarray) -> np.ndarray:
     """(N, H, W) uint8 -> (N, 32, 32) float64 holding the uint8 values of PIL `resize((32, 32), LANCZOS)`."""
     n, h, w = gray_frames.shape
-    if (h, w) == (IMG_SIZE, IMG_SIZE):           # PIL returns a copy, no resampling
-        return gray_frames.astype(np.float64)
-    out = gray_frames.astype(np.float64)
-    if w != IMG_SIZE:                            # horizontal pass, then clip to uint8 like Pillow's temp image
-        out = _clip8(_horizontal(out.reshape(n * h, w), IMG_SIZE)).reshape(n, h, IMG_SIZE)
-    if h != IMG_SIZE:                            # vertical pass
-        out = _clip8(np.matmul(resample_matrix(h, IMG_SIZE), out))
+    out = np.empty((n, IMG_SIZE, IMG_SIZE))
+    for i, g in enumerate(gray_frames):
+        rows = g.astype(np.float64)
+        if w != IMG_SIZE:
+            rows = _clip8_(_horizontal(rows, IMG_SIZE))
+        out[i] = rows if h == IMG_SIZE else _clip8_(resample_matrix(h, IMG_SIZE) @ rows)
     return out
 
 
@@ -129,28 +230,27 @@ def pack(bits: np.ndarray) -> np.ndarray:
 
 
 def phash_frames(frames) -> np.ndarray:
-    """pHash of each RGB uint8 frame ((N, H, W, 3) array or a list of same-shaped (H, W, 3) arrays) -> (N,) uint64.
+    """pHash of each frame -> (N,) uint64. `frames`: a (N, H, W, C) uint8 array or a list of (H, W, C) uint8
+    arrays (shapes may differ), C = 3 (RGB) or 4 (RGBX: the decoder's `rgba`, 4th byte ignored).
 
-    Bit-identical to `imagehash.phash(Image.fromarray(frame))` for every frame.
+    Bit-identical to `imagehash.phash(Image.fromarray(rgb))` for every frame (see PHasher for how it is batched).
     """
-    if isinstance(frames, list):
-        if not frames:
-            return np.zeros(0, dtype=np.uint64)
-        frames = np.stack(frames)
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"phash_frames wants (N, H, W, 3) uint8 RGB, got {frames.shape} {frames.dtype}")
-    out = np.empty(len(frames), dtype=np.uint64)
-    for i in range(0, len(frames), _BATCH):
-        chunk = frames[i:i + _BATCH]
-        out[i:i + len(chunk)] = pack(_bits_from_small(resize32(gray(chunk))))
-    return out
+    if isinstance(frames, np.ndarray):
+        if frames.ndim != 4:
+            raise ValueError(f"phash_frames wants (N, H, W, 3) uint8 RGB (or RGBX), got {frames.shape} {frames.dtype}")
+    elif not isinstance(frames, (list, tuple)):
+        frames = list(frames)
+    if len(frames) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    hasher = PHasher()
+    for f in frames:
+        hasher.add(f)
+    return hasher.hashes()
 
 
 def phash_image(image: Image.Image) -> int:
     """pHash of one PIL image of any mode, as imagehash.phash would compute it (as an int)."""
-    g = np.asarray(image.convert("L"))[None]
-    return int(pack(_bits_from_small(resize32(g)))[0])
+    return int(pack(_bits_from_small(resize32(np.asarray(image.convert("L"))[None])))[0])
 
 
 def imagehash_int(h) -> int:

@@ -84,11 +84,18 @@ class TextRelevance:
         return self.encoder.encode(texts)
 
     def score(self, kp: str, title_description: str, captions: str = "", max_chunks: int = 8) -> float:
+        return self.score_many([kp], title_description, captions, max_chunks)[0]
+
+    def score_many(self, kps: list[str], title_description: str, captions: str = "",
+                   max_chunks: int = 8) -> list[float]:
+        """The score of one video against several knowledge points (the video's texts are embedded once)."""
         chunks = chunk_words(captions, max_chunks=max_chunks)
-        emb = self.embed([kp, title_description or "", *chunks])
-        sims = emb[1:] @ emb[0]
-        meta = float(sims[0])
-        return meta if not chunks else 0.5 * meta + 0.5 * float(np.mean(sims[1:]))
+        emb = self.embed([title_description or "", *chunks, *kps])
+        video, kp_emb = emb[: 1 + len(chunks)], emb[1 + len(chunks):]
+        sims = kp_emb @ video.T                      # (kps, 1 + chunks)
+        meta = sims[:, 0]
+        out = meta if not chunks else 0.5 * meta + 0.5 * sims[:, 1:].mean(axis=1)
+        return [float(x) for x in out]
 
 
 @lru_cache(maxsize=2)

@@ -109,9 +109,20 @@ class Screener:
             c = have.get(v["video_id"], {})
             if need_media and not (c.get("media") or {}).get("passed"):
                 continue
-            stale = check.endswith("relevance") and check in c and c[check]["kp_id"] != v["kp_id"]
+            text_kp = (c.get("text_relevance") or {}).get("kp_id")
+            stale = check == "visual_relevance" and check in c and c[check]["kp_id"] != text_kp
             if self.rescreen or check not in c or stale or (retry_null and c[check]["passed"] is None):
                 out.append(v)
+        return out
+
+    def _candidates(self, ids: list[str]) -> dict[str, list[dict]]:
+        """video_id -> the knowledge points whose searches found it."""
+        df = self.wh.query("""SELECT DISTINCT h.video_id, k.kp_id, k.name, k.statement
+                              FROM search_hits h JOIN knowledge_points k USING (kp_id)
+                              WHERE h.video_id IN (SELECT unnest(?)) ORDER BY 1, 2""", [ids])
+        out: dict[str, list[dict]] = {}
+        for r in df.to_dicts():
+            out.setdefault(r.pop("video_id"), []).append(r)
         return out
 
     def _captions(self, ids: list[str]) -> dict[str, str]:
@@ -183,11 +194,21 @@ class Screener:
             rel = TextRelevance.load()
             for batch in _batches(text_todo, self.batch):
                 caps = self._captions([v["video_id"] for v in batch])
-                rows = [C.text_relevance(v, rel, caps.get(v["video_id"], "")) for v in batch]
+                cands = self._candidates([v["video_id"] for v in batch])
+                rows = [C.text_relevance(v, rel, caps.get(v["video_id"], ""),
+                                         sorted(cands.get(v["video_id"], []), key=lambda c: c["kp_id"] != v["kp_id"]))
+                        for v in batch]
                 self.run.write("screening_checks", rows)
                 self._count("text_scored", len(rows))
         vis_todo = self._todo(videos, "visual_relevance", retry_null=True)
-        if vis_todo:
+        if vis_todo:      # judged against the KP the text check chose
+            have = self.checks()
+            kps = {r["kp_id"]: r for r in self.wh.query(
+                "SELECT kp_id, name, statement FROM knowledge_points").to_dicts()}
+            for v in vis_todo:
+                kp = kps.get((have.get(v["video_id"], {}).get("text_relevance") or {}).get("kp_id"))
+                if kp:
+                    v.update(kp_id=kp["kp_id"], kp_name=kp["name"], kp_statement=kp["statement"])
             self.visual(vis_todo)
 
     def visual(self, todo):

@@ -77,6 +77,7 @@ class VideoIndex:
     frame_s: float = 0.0     # duration of one frame
     declared_frames: int = 0
     declared_duration_s: float = 0.0
+    key_packets: dict | None = field(default=None, repr=False)  # pts -> av.Packet of each keyframe, when kept
     times: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -157,10 +158,16 @@ def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[av.containe
         yield container, stream
 
 
-def index_video(path: str | Path) -> VideoIndex:
-    """Demux (no decoding) the first video stream into a VideoIndex; TruncatedVideo/CorruptVideo on bad data."""
+def index_video(path: str | Path, keep_keyframes_bytes: int = 0) -> VideoIndex:
+    """Demux (no decoding) the first video stream into a VideoIndex; TruncatedVideo/CorruptVideo on bad data.
+
+    keep_keyframes_bytes > 0: also keep the keyframe packets (compressed; ~2/3 of a 2-s-GOP file) while their
+    total stays under that many bytes, so that `decode_frames` decodes wanted keyframes without demuxing the
+    file a second time. Over the budget none are kept (decode_frames then demuxes again)."""
     p = Path(path)
     pts_l, key_l, dur_l = [], [], []
+    kept: dict | None = {} if keep_keyframes_bytes > 0 else None
+    kept_bytes = 0
     with open_video(p, threads=1) as (container, stream):
         tb = float(stream.time_base)
         declared = int(stream.frames or 0)
@@ -179,6 +186,11 @@ def index_video(path: str | Path) -> VideoIndex:
                 pts_l.append(ts)
                 key_l.append(bool(pkt.is_keyframe))
                 dur_l.append(pkt.duration or 0)
+                if kept is not None and key_l[-1] and pkt.pts is not None:
+                    kept_bytes += pkt.size
+                    kept = None if kept_bytes > keep_keyframes_bytes else kept
+                    if kept is not None:
+                        kept[ts] = pkt
         except av.error.FFmpegError as exc:
             raise (TruncatedVideo if isinstance(exc, av.error.EOFError) else CorruptVideo)(
                 p, f"demuxing failed after {len(pts_l)} packets: {exc}") from exc
@@ -196,10 +208,23 @@ def index_video(path: str | Path) -> VideoIndex:
     meta["fps"] = fps
     idx = VideoIndex(str(p), p.stat().st_size, start_pts=int(pts.min()), time_base=tb, pts=pts, key=key,
                      gop=np.cumsum(key) - 1, frame_s=frame_s, declared_frames=declared,
-                     declared_duration_s=declared_dur, **meta)
+                     declared_duration_s=declared_dur, key_packets=kept, **meta)
     if declared_dur and idx.duration_s < declared_dur * 0.9 - 1.0:
         raise TruncatedVideo(p, f"frames end at {idx.duration_s:.1f}s, container declares {declared_dur:.1f}s")
     return idx
+
+
+class Reformatter:
+    """Decoded frame -> uint8 array in pixel format `fmt`, reusing one swscale context (`frame.to_ndarray(format=)`
+    would build a context, and its thread pool, for every frame). Single-threaded: callers parallelise across
+    frames. Not thread-safe: one per thread."""
+
+    def __init__(self, fmt: str = "rgb24"):
+        self.fmt = fmt
+        self._sws = av.video.reformatter.VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        return self._sws.reformat(frame, format=self.fmt, threads=1).to_ndarray()
 
 
 def feed_plan(index: VideoIndex, wanted: np.ndarray) -> list[tuple[int, int]]:
@@ -213,8 +238,12 @@ def feed_plan(index: VideoIndex, wanted: np.ndarray) -> list[tuple[int, int]]:
     return ranges
 
 
-def decode_frames(index: VideoIndex, wanted_pts: set[int], threads: int = 0) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (pts, RGB uint8 frame) for every wanted pts, decoding only what `feed_plan` says.
+def decode_frames(index: VideoIndex, wanted_pts: set[int], threads: int = 0,
+                  fmt: str | None = "rgb24") -> Iterator[tuple[int, np.ndarray | av.VideoFrame]]:
+    """Yield (pts, frame) for every wanted pts, decoding only what `feed_plan` says (a GOP whose keyframe alone is
+    wanted is fed from `index.key_packets` when it holds that packet, without demuxing): the frame as a uint8 array
+    in pixel format `fmt` ("rgb24": (H, W, 3) RGB), or the decoded `av.VideoFrame` itself when fmt is None (the
+    caller converts it, e.g. on another thread: PyAV's conversion releases the GIL).
 
     Frames come out in decode-completion order (roughly ascending); each wanted pts is yielded once.
     """
@@ -224,18 +253,22 @@ def decode_frames(index: VideoIndex, wanted_pts: set[int], threads: int = 0) -> 
         return
     todo = set(int(x) for x in index.pts[wanted])
     with open_video(index.path, threads=threads) as (container, stream):
-        reformatter = av.video.reformatter.VideoReformatter()
+        reformatter = Reformatter(fmt) if fmt else None
 
         def emit(frames):
             for fr in frames:
                 ts = fr.pts
                 if ts in todo:
                     todo.discard(ts)
-                    yield ts, reformatter.reformat(fr, format="rgb24").to_ndarray()
+                    yield ts, (reformatter(fr) if reformatter else fr)
 
         pos, packets = 0, container.demux(stream)   # pos: decode-order index of the next packet read
+        kept = index.key_packets or {}
         try:
             for start, stop in ranges:
+                if stop - start == 1 and int(index.pts[start]) in kept:   # a lone keyframe we already hold
+                    yield from emit(stream.decode(kept[int(index.pts[start])]))
+                    continue
                 if start - pos > SEEK_GAP:
                     # far ahead: drain the decoder (seeking flushes it and would drop held-back frames), then seek
                     yield from emit(stream.decode(None))

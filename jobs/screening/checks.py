@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from jobs.screening.media import VideoError, sample_frames
 
@@ -64,13 +65,30 @@ def moderation(video: dict, moderator, captions: str, frames: list, scene: dict 
     return row(video, "moderation", not flagged_by, None, out)
 
 
-def text_relevance(video: dict, rel, captions: str) -> dict:
+def _norm(text: str | None) -> str:
+    return " " + " ".join(re.findall(r"[a-z0-9]+", (text or "").lower())) + " "
+
+
+def text_relevance(video: dict, rel, captions: str, candidates: list[dict]) -> dict:
+    """Score the video against every knowledge point whose search found it; the best one becomes its KP.
+
+    `candidates`: dicts with kp_id, name, statement (the video's collect owner first, so it wins ties).
+    """
     from jobs.relevance import kp_text
 
-    kp = kp_text(video.get("kp_name") or "", video.get("kp_statement"))
+    cands = candidates or [{"kp_id": video["kp_id"], "name": video.get("kp_name"), "statement": video.get("kp_statement")}]
     meta = f"{video.get('title') or ''}. {video.get('description') or ''}"
-    score = rel.score(kp, meta, captions)
-    return row(video, "text_relevance", None, round(score, 6), {"model": rel.model, "backend": rel.backend})
+    scores = rel.score_many([kp_text(c["name"] or "", c["statement"]) for c in cands], meta, captions)
+    title = _norm(video.get("title"))
+    # a KP the title names outright beats closer embeddings (MiniLM barely separates BFS from DFS)
+    best = max(range(len(cands)), key=lambda i: (bool(_norm(cands[i]["name"])) and _norm(cands[i]["name"]) in title,
+                                                 round(scores[i], 6), -i))
+    top = sorted(zip(scores, cands), key=lambda t: -t[0])[:5]
+    r = row(video, "text_relevance", None, round(scores[best], 6),
+            {"model": rel.model, "backend": rel.backend, "kp_name": cands[best]["name"],
+             "candidates": [{"kp_id": c["kp_id"], "name": c["name"], "score": round(sc, 4)} for sc, c in top]})
+    r["kp_id"] = cands[best]["kp_id"]
+    return r
 
 
 def visual_requests(videos: list[dict], frames_by_id: dict[str, list], layer, settings) -> list:
@@ -139,7 +157,8 @@ def decide(video: dict, checks: dict[str, dict], text_threshold: float, require_
     elif require_visual and verdict in ("unavailable", "error", "pending") and not reasons:
         reasons.append("visual_relevance_unchecked")
     tdet = json.loads(t["detail"]) if t and t.get("detail") else {}
-    return {"video_id": video["video_id"], "subject_id": video["subject_id"], "kp_id": video["kp_id"],
+    kp_id = (t or {}).get("kp_id") or video["kp_id"]          # the best-fitting KP among those that found it
+    return {"video_id": video["video_id"], "subject_id": video["subject_id"], "kp_id": kp_id,
             "decision": "reject" if reasons else "keep", "reasons": reasons, "text_relevance": score,
             "text_threshold": text_threshold, "visual_relevance": vis["score"] if vis else None,
             "visual_verdict": verdict, "moderation": moderation,

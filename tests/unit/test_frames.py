@@ -13,7 +13,7 @@ from PIL import Image
 from jobs import frames, phash
 from jobs.frame_sampling import model_targets
 from jobs.video_decode import (CorruptVideo, MissingVideo, NotAVideo, TruncatedVideo, VideoError,
-                               ZeroLengthVideo, index_video)
+                               ZeroLengthVideo, decode_frames, index_video)
 from tests.unit.frames_media import bad_files, reencode, render_video
 
 
@@ -57,6 +57,25 @@ def test_model_frames_are_uniform_distinct_exact_and_near_targets(media, name, n
     truth = _all_frames(path)   # sequential decode of every frame: what each returned frame must equal
     for t, a in got:
         assert np.array_equal(a, truth[round(t, 6)]), f"{name}: frame at {t}s differs from a full decode"
+
+
+def test_kept_keyframes_decode_like_a_second_demux(media, monkeypatch):
+    """Keyframe packets kept from the index pass decode to the same frames as demuxing again, mixed with exact
+    (non-key) frames and seeks; over the byte budget nothing is kept; the stage's results do not depend on it."""
+    path = media["v80"]
+    plain, kept = index_video(path), index_video(path, keep_keyframes_bytes=64 << 20)
+    assert plain.key_packets is None and len(kept.key_packets) == int(kept.key.sum())
+    assert index_video(path, keep_keyframes_bytes=1000).key_packets is None
+    wanted = {int(t) for t in kept.pts[kept.key][::2]} | {int(kept.pts[i]) for i in (5, 700, 1900)}
+    a, b = dict(decode_frames(plain, wanted)), dict(decode_frames(kept, wanted))
+    assert set(a) == set(b) == wanted
+    assert all(np.array_equal(a[t], b[t]) for t in wanted)
+    res = frames.process_video(path, n_model=32)
+    monkeypatch.setattr(frames, "KEEP_KEYFRAMES_BYTES", 0)
+    ref = frames.process_video(path, n_model=32)
+    assert res.windows == ref.windows and res.index.key_packets is None
+    assert [t for t, _ in res.model_frames] == [t for t, _ in ref.model_frames]
+    assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(res.model_frames, ref.model_frames))
 
 
 def test_window_hashes_are_majorities_of_imagehash_at_1hz(media):

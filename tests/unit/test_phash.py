@@ -42,6 +42,34 @@ def test_bit_identical_on_decoded_video_frames(real_frames):
     assert len(set(phash.phash_frames(np.stack(small)).tolist())) > 20
 
 
+def test_rgbx_frames_from_the_decoder_hash_like_rgb(real_frames, tmp_path):
+    """The stage hashes the decoder's `rgba` output (RGBX, mapped into PIL without a copy): same hash as imagehash
+    on the RGB frame, whatever the 4th byte holds; lists of differently sized frames work too."""
+    small, big = real_frames
+    rgb = big[::3] + small[::40]
+    rng = np.random.default_rng(7)
+    rgbx = [np.concatenate([a, rng.integers(0, 256, a.shape[:2] + (1,), dtype=np.uint8)], axis=2) for a in rgb]
+    ref = [_ref(a) for a in rgb]
+    assert phash.phash_frames(rgbx).tolist() == ref
+    assert phash.phash_frames(rgb).tolist() == ref
+    with av.open(str(render_video(tmp_path / "x.mp4", seconds=2, fps=12, size=(200, 120), seed=9))) as c:
+        decoded = list(c.decode(c.streams.video[0]))
+    ours = phash.phash_frames([f.to_ndarray(format="rgba") for f in decoded]).tolist()
+    assert ours == [_ref(f.to_ndarray(format="rgb24")) for f in decoded]
+
+
+def test_gray_is_pil_convert_on_every_rgb_value():
+    """All 2**24 RGB triples: our gray (RGB and RGBX input) is PIL's convert("L"), i.e. (19595 R + 38470 G +
+    7471 B + 0x8000) >> 16."""
+    v = np.arange(1 << 24, dtype=np.uint32)
+    rgb = np.stack([v & 255, (v >> 8) & 255, v >> 16], axis=1).astype(np.uint8).reshape(4096, 4096, 3)
+    want = ((rgb[..., 0].astype(np.uint32) * 19595 + rgb[..., 1].astype(np.uint32) * 38470
+             + rgb[..., 2].astype(np.uint32) * 7471 + 0x8000) >> 16).astype(np.uint8)
+    assert np.array_equal(phash.gray1(rgb), want)
+    rgbx = np.concatenate([rgb, np.full((4096, 4096, 1), 77, np.uint8)], axis=2)
+    assert np.array_equal(phash.gray1(rgbx), want)
+
+
 def _synthetic(h: int, w: int, rng) -> dict[str, np.ndarray]:
     yy, xx = np.mgrid[0:h, 0:w]
     out = {f"gray{v}": np.full((h, w, 3), v, np.uint8) for v in (0, 1, 7, 64, 127, 128, 200, 254, 255)}

@@ -38,7 +38,7 @@ def layout_for(rng: np.random.Generator, width: int = 640, height: int = 360) ->
 
 def backdrop(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """A smooth random luminance field tinted with a random hue: distinct per video in pHash terms."""
-    grid = rng.uniform(70, 250, size=(3, 5)).astype(np.float32)
+    grid = rng.uniform(40, 250, size=(3, 5)).astype(np.float32)
     field = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
     tint = rng.uniform(0.75, 1.0, size=3).astype(np.float32)
     img = np.clip(field[..., None] * tint[None, None, :], 0, 255)
@@ -65,7 +65,7 @@ def wrap(s: str, max_px: int, scale=0.45, font=FONT) -> list[str]:
     return lines + ([cur] if cur else [])
 
 
-def panel(img, rect, alpha=0.78, color=(250, 250, 246)) -> None:
+def panel(img, rect, alpha=0.66, color=(250, 250, 246)) -> None:
     """A translucent slide panel (the backdrop still shows through, keeping the hash distinct)."""
     x0, y0, x1, y1 = rect
     roi = img[y0:y1, x0:x1].astype(np.float32)
@@ -80,8 +80,12 @@ def slide(bg: np.ndarray, lay: Layout, title: str, subtitle: str, notes: list[st
     text(img, title[:60], (10, 24), 0.62, (250, 250, 250), 1, BOLD)
     text(img, subtitle[:40], (lay.width - 10 - text_width(subtitle[:40], 0.4), 24), 0.4, (200, 210, 230))
     panel(img, lay.box)
-    panel(img, lay.notes, alpha=0.6)
-    x0, y0, x1, _ = lay.notes
+    panel(img, lay.notes, alpha=0.5)
+    x0, y0, x1, y1 = lay.notes
+    rng = np.random.default_rng(int(bg[::37, ::53].sum()))         # a "figure" placeholder, placed per video
+    fh, fy = int(rng.integers(40, 110)), int(rng.integers(y0 + 100, y1 - 40))
+    shade = tuple(int(v) for v in rng.integers(30, 120, size=3))
+    cv2.rectangle(img, (x0 + 10, fy), (x1 - 10, min(y1 - 6, fy + fh)), shade, -1)
     y = y0 + 22
     for note in notes:
         for line in wrap(note, x1 - x0 - 16, 0.42):

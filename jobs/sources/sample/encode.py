@@ -22,13 +22,14 @@ def _x264_stream(container, fps: float, width: int, height: int, gop_s: float, c
     gop = max(1, int(round(gop_s * fps)))
     stream.codec_context.gop_size = gop
     stream.codec_context.thread_count = 1
-    opts = {"preset": preset, "threads": "1", "keyint": str(gop), "min-keyint": str(gop), "scenecut": "0",
-            "bframes": "2"}
+    params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=2"
+    opts = {"preset": preset, "threads": "1", "sc_threshold": "0", "keyint_min": str(gop)}
     if bitrate:
         stream.codec_context.bit_rate = int(bitrate)
-        opts["x264-params"] = f"vbv-maxrate={bitrate // 1000}:vbv-bufsize={2 * bitrate // 1000}"
+        params += f":vbv-maxrate={bitrate // 1000}:vbv-bufsize={2 * bitrate // 1000}"
     else:
         opts["crf"] = str(crf if crf is not None else 26)
+    opts["x264-params"] = params
     stream.options = opts
     return stream, rate
 

@@ -88,8 +88,10 @@ def _run(jobs: list, workers: int) -> None:
         for j in jobs:
             _render_job(j)
     else:
+        # fork, not spawn: spawn re-imports the caller's __main__, which (unguarded) calls build_library again
+        # and waits forever on the build lock held here. Workers only draw and encode (no warehouse, no threads).
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:  # no fork under threads
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
             for k, _ in enumerate(pool.map(_render_job, jobs), 1):
                 if k % 10 == 0 or k == len(jobs):
                     log.info("sample world: rendered %d/%d (%.1f videos/s)", k, len(jobs), k / (time.time() - t0))

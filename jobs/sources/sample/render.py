@@ -48,10 +48,12 @@ def frames(spec: VideoSpec, scene: dict):
     lay = D.layout_for(look, spec.width, spec.height)
     bg = D.backdrop(look, spec.width, spec.height)
     kp = spec.kp
-    title = spec.options.get("screen_title") or kp["name"]
-    sub = f"{kp['course']} - {kp['lecture']}"
-    card = D.title_card(bg, title, sub, spec.options.get("channel_title", f"Open {kp['subject']} Lectures"))
-    static = D.slide(bg, lay, title, kp["lecture"], scene["_notes"])
+    o = spec.options
+    title = o.get("screen_title") or kp["name"]
+    sub = o.get("screen_subtitle") or f"{kp['course']} - {kp['lecture']}"
+    channel = (o.get("channel") or [None, f"Open {kp['subject']} Lectures"])[1]
+    card = D.title_card(bg, title, sub, channel)
+    static = D.slide(bg, lay, title, o.get("screen_subtitle") or kp["lecture"], scene["_notes"])
     n = int(round(scene["duration_s"] * spec.fps))
     for i in range(n):
         t = i / spec.fps

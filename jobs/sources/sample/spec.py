@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-RENDER_VERSION = 3
+RENDER_VERSION = 6
 WIDTH, HEIGHT = 640, 360
 FPS = 8.0
 GOP_SECONDS = 2.0

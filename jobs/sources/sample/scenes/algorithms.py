@@ -224,9 +224,9 @@ def plan_graph_search(spec, rng: np.random.Generator) -> dict:
     end = t_visit[order[-1]] + STEP_S
     duration = float(max(30, math.ceil(end + 2)))
     other = _traverse(adj, SEARCHES[1] if alg == SEARCHES[0] else SEARCHES[0])[0]
-    perms = {", ".join(other), ", ".join(order[:1] + order[1:][::-1])}
+    perms = dict.fromkeys([", ".join(other), ", ".join(order[:1] + order[1:][::-1])])   # ordered: no set()
     while len(perms) < 14:
-        perms.add(", ".join(order[:1] + list(rng.permutation(order[1:]))))
+        perms[", ".join(order[:1] + [str(x) for x in rng.permutation(order[1:])])] = None
     answer = ", ".join(order)
     tree_depth = max(_depth(parent, u) for u in names)
     facts = [fact("order", BASIC, "In what order are the nodes highlighted as visited?", answer,
