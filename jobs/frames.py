@@ -1,9 +1,11 @@
 """Frames stage: model-input frames and 20-second window hashes for every kept video, decoded once, fast.
 
-Per video one packet index (demux only) and one selective decode serve both uses (see jobs/frame_sampling.py for
-where exact frames and where keyframes are used, and jobs/video_decode.py for how only the needed packets are
-decoded). The stage writes `video_files` (probe + sha256) and `window_hashes` per video, replacing exactly those
-videos' rows, with a process pool across videos sized to the cores.
+Per video one packet index (demux only, keeping the keyframe packets) and one selective decode serve both uses
+(see jobs/frame_sampling.py for where exact frames and where keyframes are used, and jobs/video_decode.py for how
+only the needed packets are decoded). Each decoded frame is converted (model frames to RGB, hashed frames to RGBX)
+and its pHash's per-frame work done on a worker thread, while the decoder's frame threads decode the next ones.
+The stage writes `video_files` (probe + sha256) and `window_hashes` per video, replacing exactly those videos'
+rows, with a process pool across videos sized to the cores.
 
 Window hash (decontamination): the per-bit strict majority of the pHashes (bit-identical to imagehash.phash) of the
 frames at a 1 Hz grid inside the window (a frame serving two grid points counts twice). Why this aggregate:
@@ -20,7 +22,8 @@ import hashlib
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
@@ -38,6 +41,7 @@ except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn;
 
 log = logging.getLogger("videokr.frames")
 STAGE = "frames"
+_BATCH, _IN_FLIGHT = 4, 8          # decoded frames per worker task; tasks queued before the decoder waits
 KEEP_KEYFRAMES_BYTES = 64 << 20  # keyframe packets kept from the index pass (saves a second demux when they fit)
 
 
@@ -67,15 +71,31 @@ def _process_video(path, n_model: int, max_fps: float, window_s: float | None, t
     model_pts = {int(index.pts[p]) for p in model}
     kept: dict[int, np.ndarray] = {}
     hashed: dict[int, int] = {}          # pts -> position in the hasher
-    # Each frame is converted and hashed as it comes out of the decoder (still in cache), on this thread, while
-    # the decoder's own frame threads decode the next packets: that overlap needs no Python thread of ours
-    # (a hashing worker thread measured no faster on 2 busy cores, and costlier in CPU).
     to_rgb, to_rgbx, hasher = Reformatter("rgb24"), Reformatter("rgba"), phash.PHasher()
-    for ts, fr in decode_frames(index, model_pts | hash_pts, threads=threads, fmt=None):
-        if ts in model_pts:
-            kept[ts] = to_rgb(fr)
-        if ts in hash_pts:
-            hashed[ts] = hasher.add(to_rgbx(fr))
+
+    def convert_and_hash(batch: list) -> None:   # runs on the worker thread, which alone touches these
+        for ts, fr in batch:
+            if ts in model_pts:
+                kept[ts] = to_rgb(fr)
+            if ts in hash_pts:
+                hashed[ts] = hasher.add(to_rgbx(fr))
+
+    # This thread only demuxes and feeds the decoder (whose frame threads decode); a worker thread converts and
+    # hashes each small batch of decoded frames (swscale, PIL's convert and BLAS release the GIL), so decoding
+    # and hashing overlap on 2 cores. At most _IN_FLIGHT batches wait, which bounds the decoded frames held.
+    with ThreadPoolExecutor(1, thread_name_prefix="frames-hash") as pool:
+        in_flight: deque[Future] = deque()
+        batch: list = []
+        for item in decode_frames(index, model_pts | hash_pts, threads=threads, fmt=None):
+            batch.append(item)
+            if len(batch) >= _BATCH:
+                in_flight.append(pool.submit(convert_and_hash, batch))
+                batch = []
+                if len(in_flight) > _IN_FLIGHT:
+                    in_flight.popleft().result()
+        in_flight.append(pool.submit(convert_and_hash, batch))
+        for fut in in_flight:
+            fut.result()
     index.key_packets = None   # the compressed keyframes are not needed any more
     values = hasher.hashes()
     hashes = {ts: int(values[i]) for ts, i in hashed.items()}

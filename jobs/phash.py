@@ -12,6 +12,8 @@ its cost. We keep every step's arithmetic identical and batch it:
   float64 matrix products. The integer weights are Pillow's (same filter, same double arithmetic, same rounding to
   22-bit fixed point); every product and partial sum is an integer below 2**53, so float64 BLAS is exact whatever
   its summation order, and `floor((acc + 2**21) / 2**22)` clipped to [0, 255] is Pillow's `clip8` bit for bit;
+- batching (`PHasher`): gray + the horizontal pass run per frame as it arrives (no stacked copies of frames); the
+  clip, the vertical pass and the DCT run on stacks of small per-frame results;
 - DCT: the same `scipy.fftpack.dct` calls, on a (N, 32, 32) stack (pocketfft does the same 1-D transforms);
 - median and comparison: identical numpy arithmetic ((a + b) / 2 of the two middle values), so ties on flat frames
   (where most coefficients are 0 or rounding noise) resolve exactly as imagehash resolves them.
@@ -98,10 +100,6 @@ def _horizontal(x: np.ndarray, out_size: int, out: np.ndarray | None = None) -> 
     return acc
 
 
-def _clip8(acc: np.ndarray) -> np.ndarray:
-    return np.clip(np.floor((acc + (1 << (_PRECISION_BITS - 1))) * (1.0 / (1 << _PRECISION_BITS))), 0, 255)
-
-
 def _check_frame(a: np.ndarray) -> None:
     if a.ndim != 3 or a.shape[-1] not in (3, 4) or a.dtype != np.uint8:
         raise ValueError(f"phash_frames wants (N, H, W, 3) uint8 RGB (or RGBX, 4 channels), got "
@@ -129,13 +127,9 @@ def _pixels(img: Image.Image) -> np.ndarray:
     return np.asarray(img)
 
 
-def gray(frames: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3|4) uint8 RGB/RGBX -> (N, H, W) uint8, exactly PIL `convert("L")` of each RGB frame."""
-    return np.stack([gray1(f) for f in frames]) if len(frames) else np.zeros((0,) + frames.shape[1:3], np.uint8)
-
-
 def _clip8_(acc: np.ndarray) -> np.ndarray:
-    """In-place `_clip8` (no temporaries): the same float operations, so the same exact results."""
+    """Pillow's clip8 of fixed-point accumulators, in place: floor((acc + 2**21) / 2**22) clipped to [0, 255]
+    (exact: adding a small integer and scaling by a power of two lose nothing in float64)."""
     np.add(acc, 1 << (_PRECISION_BITS - 1), out=acc)
     np.multiply(acc, 1.0 / (1 << _PRECISION_BITS), out=acc)
     np.floor(acc, out=acc)
@@ -237,7 +231,8 @@ def phash_frames(frames) -> np.ndarray:
     """
     if isinstance(frames, np.ndarray):
         if frames.ndim != 4:
-            raise ValueError(f"phash_frames wants (N, H, W, 3) uint8 RGB (or RGBX), got {frames.shape} {frames.dtype}")
+            raise ValueError(f"phash_frames wants (N, H, W, 3) uint8 RGB (or RGBX), got "
+                             f"{frames.shape} {frames.dtype}")
     elif not isinstance(frames, (list, tuple)):
         frames = list(frames)
     if len(frames) == 0:

@@ -1,18 +1,22 @@
 """Selective video decoding with PyAV: a packet index, typed errors for bad files, and a decoder that decodes only
 the packets the wanted frames need.
 
-How frames are fetched (two demux passes, one decode pass):
+How frames are fetched (one demux pass, a second only where needed, one decode pass):
 1. `index_video` demuxes the video stream without decoding (cheap: no pixels) and records every packet's
    presentation time, keyframe flag and GOP. It also detects truncation (fewer packets than the container declares,
-   or a missing `moov` atom) before any decoding.
+   or a missing `moov` atom) before any decoding. Optionally it keeps the (compressed) keyframe packets, within a
+   byte budget, so that wanted keyframes need no second demux. Other streams (audio...) are discarded unread.
 2. A caller picks frames by presentation timestamp (see jobs/frames.py: keyframes where they are close enough to the
    target, exact frames otherwise).
-3. `decode_frames` feeds the decoder only: the keyframe packet of a GOP whose keyframe alone is wanted, or the GOP's
-   packets from its keyframe up to the last wanted packet (decode order) when a non-key frame is wanted. GOPs
-   with nothing wanted are never decoded. Short gaps are read through without decoding, which keeps the
-   frame-threaded decoder pipelined (independent keyframes decode in parallel on the decoder threads); gaps over
-   SEEK_GAP packets are skipped by a keyframe seek (after draining the decoder, since a seek flushes it).
+3. `decode_frames` feeds the decoder only: the keyframe packet of a GOP whose keyframe alone is wanted (from the
+   kept packets when the index holds them), or the GOP's packets from its keyframe up to the last wanted packet
+   (decode order) when a non-key frame is wanted. GOPs with nothing wanted are never decoded. Short gaps are read
+   through without decoding, which keeps the frame-threaded decoder pipelined (independent keyframes decode in
+   parallel on the decoder threads); gaps over SEEK_GAP packets are skipped by a keyframe seek (after draining the
+   decoder, since a seek flushes it).
 Containers are always opened with a context manager, so a failing file never leaks a demuxer/decoder.
+Pixel conversion (`Reformatter`) reuses one swscale context per output format: PyAV's `frame.to_ndarray(format=)`
+would build a context (and its thread pool) for every frame, which costs more than the conversion itself.
 """
 from __future__ import annotations
 
@@ -153,6 +157,9 @@ def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[av.containe
         if container.format.name in _STILL_FORMATS:
             raise NotAVideo(p, f"a still image ({container.format.name}), not a video")
         stream = container.streams.video[0]
+        for other in container.streams:   # the demuxer skips their packets instead of reading them (audio...)
+            if other.index != stream.index:
+                other.discard = av.stream.Discard.all
         stream.thread_type = "AUTO"
         stream.codec_context.thread_count = threads
         yield container, stream

@@ -29,8 +29,8 @@ def cmd_airflow(args) -> int:
 
 
 def cmd_quota(args) -> int:
-    from jobs.quota import today_report
-    print(today_report(Settings.load()))
+    from jobs.quota import format_today
+    print(format_today(Settings.load()))
     return 0
 
 
@@ -43,14 +43,15 @@ def cmd_kb(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from jobs.export import export
-    print(json.dumps(export(Settings.load(), fmt=args.format, out_dir=args.out), indent=2, default=str))
+    from jobs.export import run
+    params = {"formats": args.format, "out": args.out}
+    print(json.dumps(run(Settings.load(), params=params), indent=2, default=str))
     return 0
 
 
 def cmd_card(args) -> int:
-    from jobs.card import write_card
-    print(write_card(Settings.load(), out_dir=args.out))
+    from jobs.card import run
+    print(json.dumps(run(Settings.load(), params={"out": args.out}), indent=2, default=str))
     return 0
 
 
@@ -72,7 +73,8 @@ def register(sub) -> None:
     k.set_defaults(fn=cmd_kb)
 
     e = sub.add_parser("export", help="export the splits for training tools")
-    e.add_argument("--format", choices=["videokr", "llamafactory", "verl", "trl"], default="videokr")
+    e.add_argument("--format", nargs="+", choices=["videokr", "llamafactory", "verl", "trl"],
+                   default=["videokr", "llamafactory", "verl", "trl"])
     e.add_argument("--out", default=None)
     e.set_defaults(fn=cmd_export)
 

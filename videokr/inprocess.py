@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from videokr import airflow_admin, airflow_env
@@ -23,6 +24,7 @@ def load_dags() -> dict:
 def run_chain(settings: Settings, subjects: list[str] | None = None, stop_after: str | None = None) -> list[dict]:
     """Run the stage DAGs in order; returns one result per DAG (dag id, state, seconds)."""
     airflow_env.apply(settings)
+    os.environ["VIDEOKR_DAG_TEST"] = "1"  # see dags/common.py: dag.test() cannot run deadline alerts
     from jobs.stages import registered
     airflow_admin.init(settings)
     dags = load_dags()

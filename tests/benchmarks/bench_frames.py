@@ -6,8 +6,9 @@ Runs in one process, on the same file:
   (a) naive: OpenCV reads every frame; keeps 128 uniform model frames; imagehash.phash on the frame nearest each
       1 Hz grid point; per-bit majority per 20-s window;
   (b) ours: jobs.frames.process_video (128 model frames + window hashes, selective PyAV decode, batched pHash).
-Prints seconds per video-minute for both (best and median of --repeats), their ratio, pHash ms/frame ours vs
-imagehash, and the load average (the machine may be shared: compare runs at similar load).
+(a) and (b) alternate (a, b, a, b, ...) so both see the same load on a shared machine. Prints seconds per
+video-minute for both (best and median of --repeats), their ratio (best/best, median/median, per adjacent pair,
+and of CPU time), pHash ms/frame ours vs imagehash, and the load average before and after.
 The video comes from the sample world (jobs.sources.sample.render.render_benchmark_lecture) when available,
 else from tests/unit/frames_media.py; it is cached under $VIDEOKR_BENCH_DIR (default /tmp/videokr-bench).
 """
@@ -89,6 +90,19 @@ def timed(fn, repeats: int):
     return out, times
 
 
+def interleaved(fns, repeats: int):
+    """Run the functions in turn, `repeats` rounds: (last outputs, wall times per function, CPU times per function;
+    CPU time counts every thread of the process)."""
+    outs, walls, cpus = [None] * len(fns), [[] for _ in fns], [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t0, c0 = time.perf_counter(), time.process_time()
+            outs[i] = fn()
+            walls[i].append(time.perf_counter() - t0)
+            cpus[i].append(time.process_time() - c0)
+    return outs, walls, cpus
+
+
 def hash_speed(path: Path, n: int = 240, repeats: int = 3) -> dict:
     """ms/frame: imagehash on RGB arrays; ours on the same RGB arrays; ours as the stage runs it (decoded frame ->
     RGBX -> pHash, conversion included). Frames: every 3rd decoded frame (varied content)."""
@@ -121,15 +135,18 @@ def main() -> None:
     print(f"video: {path} ({how}; ready in {time.perf_counter() - t0:.1f}s), {path.stat().st_size / 1e6:.1f} MB, "
           f"cpus={len(os.sched_getaffinity(0))}")
     ours(path)  # warm-up (imports, page cache)
-    a, ta = timed(lambda: naive(path), args.repeats)
-    b, tb = timed(lambda: ours(path), args.repeats)
+    # (a) and (b) alternate, so that both see the same moments of a shared machine's load
+    (a, b), (ta, tb), (ca, cb) = interleaved([lambda: naive(path), lambda: ours(path)], args.repeats)
     minutes = b["duration"] / 60
     print(f"duration {b['duration']:.1f}s; naive read {a['frames_read']} frames, hashed {a['hashed']}; "
           f"ours: {b['model']} model frames, {len(b['windows'])} windows ({b['hashed']} distinct frames hashed)")
-    for name, ts in (("(a) naive OpenCV read-all + imagehash", ta), ("(b) ours", tb)):
+    for name, ts, cs in (("(a) naive OpenCV read-all + imagehash", ta, ca), ("(b) ours", tb, cb)):
         print(f"{name:40s} best {min(ts) / minutes:.3f} s/video-min  median {statistics.median(ts) / minutes:.3f}"
-              f"  runs {[round(t, 3) for t in ts]}")
-    print(f"ratio (a)/(b): best {min(ta) / min(tb):.1f}x  median {statistics.median(ta) / statistics.median(tb):.1f}x")
+              f"  runs {[round(t, 3) for t in ts]}  cpu {[round(c, 3) for c in cs]}")
+    pairs = [round(x / y, 1) for x, y in zip(ta, tb)]
+    med = statistics.median
+    print(f"ratio (a)/(b): best {min(ta) / min(tb):.1f}x  median {med(ta) / med(tb):.1f}x  per adjacent pair {pairs}"
+          f"  cpu-time {med(ca) / med(cb):.1f}x")
     dist = [phash.hamming(x, y) for x, y in zip(a["windows"], b["windows"])]
     print(f"window hashes (a) exact 1 Hz frames vs (b) keyframes: mean Hamming {np.mean(dist):.2f}, max {max(dist)}")
     h = hash_speed(path)

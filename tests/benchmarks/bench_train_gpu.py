@@ -268,7 +268,7 @@ def bench_sft(name: str, model, opt, batch: dict, steps: int, flops: float) -> d
     step, tokens = float(np.median(times)), int(batch["attention_mask"].sum())
     return {"name": name, "step_s": round(step, 4), "tokens": tokens, "tokens_per_s": round(tokens / step, 1),
             "tflops_per_s": round(flops / step / 1e12, 1), "mfu": mfu(flops, step), "peak_gib": peak_gib(),
-            "loss": round(float(loss), 4), "steps_timed": len(times)}
+            "loss": round(loss.item(), 4), "steps_timed": len(times)}
 
 
 # ---- GRPO ------------------------------------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def grpo_step(model, hf, proc, ex, prompt_ids, video, opt, a, max_new: int) -> d
         per_tok = -torch.exp(logp - logp.detach()) * adv[sl, None] + a.beta * (torch.exp(d) - d - 1)
         loss = (per_tok * cmask[sl]).sum() / n_items  # DAPO: normalised by the tokens of the whole batch
         loss.backward()
-        loss_sum += float(loss)
+        loss_sum += loss.item()
     opt.step()
     opt.zero_grad(set_to_none=True)
     return {"gen_s": t_gen, "train_s": now() - t1, "ref_s": t_ref, "new_tokens": int(cmask.sum()), "loss": loss_sum,

@@ -35,8 +35,11 @@ def page(ids, token=None):
     return ok({"items": [{"id": {"videoId": v}} for v in ids]} | ({"nextPageToken": token} if token else {}))
 
 
+TITLES = {"a": "Simple pendulum period experiment", "b": "Bubble sort in one animation", "e": "Bubble sort explained"}
+
+
 def item(vid, license="creativeCommon", duration="PT10M", caption="true"):
-    return {"id": vid, "snippet": {"title": vid, "description": "", "channelId": "UC1", "channelTitle": "Chan",
+    return {"id": vid, "snippet": {"title": TITLES.get(vid[0], vid), "description": "", "channelId": "UC1", "channelTitle": "Chan",
                                    "publishedAt": "2020-01-01T00:00:00Z", "liveBroadcastContent": "none"},
             "contentDetails": {"duration": duration, "caption": caption},
             "status": {"license": license, "privacyStatus": "public"}}
@@ -50,9 +53,12 @@ QUOTA = ({"status": "403"}, json.dumps({"error": {"code": 403, "errors": [{"reas
 A, B, C, D, E = (c * 11 for c in "abcde")
 
 
+NAMES = ["Period of a simple pendulum", "Ohm's law", "Bubble sort"]
+
+
 def seed_kps(wh, n=3):
     rows = [{"kp_id": f"kp-{i}", "lecture_id": "l", "course_id": "c", "subject_id": "physics", "discipline_id": "ns",
-             "name": f"Point {i}", "statement": "s", "keywords": [f"keyword {i}"], "position": i} for i in range(n)]
+             "name": NAMES[i], "statement": "s", "keywords": [f"keyword {i}"], "position": i} for i in range(n)]
     wh.write("knowledge_points", rows, "seed")
 
 
@@ -83,14 +89,16 @@ def test_budget_stop_quota_stop_and_resume(settings, wh):
     assert s2["stopped"] == "quota_exceeded" and h2.params()[0][1]["q"] == ["keyword 2"] and len(h2.uris) == 1
     assert wh.query("SELECT count(*) FROM api_usage WHERE status = 'quota_exceeded'").item() == 1
 
-    # next day (or more budget): only kp-2 is searched; A is already known, so only E is detailed
-    s3, h3 = run(settings, [page([A, E]), details(item(E))])
+    # next day (or more budget): only kp-2 is searched; A and B are already known, so only E is detailed
+    s3, h3 = run(settings, [page([A, B, E]), details(item(E))])
     assert s3["stopped"] is None and s3["skipped_done_queries"] == 2
     (m1, p1), (m2, p2) = h3.params()
     assert m1 == "search" and p1["q"] == ["keyword 2"] and p1["videoLicense"] == ["creativeCommon"]
     assert m2 == "videos" and p2["id"] == [E] and p2["part"] == ["snippet,contentDetails,status"]
-    assert wh.query(f"SELECT kp_id FROM videos WHERE video_id = '{A}'").item() == "kp-0"     # first finder owns it
-    assert wh.query("SELECT count(*) FROM search_hits WHERE kp_id = 'kp-2'").item() == 2
+    owner = dict(wh.query("SELECT video_id, kp_id FROM videos").rows())
+    # found by several KPs: each video goes to the one it fits (pendulum stays, the bubble-sort video moves)
+    assert (owner[A], owner[B], owner[E]) == ("kp-0", "kp-2", "kp-2") and s3["counts"]["owners_changed"] == 1
+    assert wh.query("SELECT count(*) FROM search_hits WHERE kp_id = 'kp-2'").item() == 3
 
     # a rerun with nothing left to do calls nothing and writes nothing
     before = {t: wh.query(f"SELECT count(*) FROM {t}").item() for t in ("videos", "search_hits", "search_queries")}
