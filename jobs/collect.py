@@ -96,6 +96,9 @@ def video_row(vid: str, item: dict | None, owner: dict, max_duration_s: float) -
     return row
 
 
+SAMPLE_DAILY_BUDGET = 10**9  # units/day for the sample source ([sample] daily_budget overrides, e.g. to rehearse a stop)
+
+
 class Collector:
     """One collect run: holds the source, the ledger and the rows not yet checkpointed."""
 
@@ -108,7 +111,10 @@ class Collector:
         self.checkpoint_units = int(cfg.get("checkpoint_units", 2000))
         self.expand = bool(cfg.get("expand_keywords", False))
         fp = getattr(source, "key_fingerprint", None) or source.name
-        self.ledger = QuotaLedger(wh, source.name, fp, settings.section("youtube") | {
+        quota_cfg = settings.section("youtube")
+        if source.name == "sample":  # the offline stand-in charges YouTube's units but is not bound by its allowance
+            quota_cfg = {"daily_budget": SAMPLE_DAILY_BUDGET} | settings.section("sample")
+        self.ledger = QuotaLedger(wh, source.name, fp, quota_cfg | {
             k: params[k] for k in ("daily_budget", "units") if k in params})
         self.queries: dict[str, dict] = {}
         self.hits: list[dict] = []

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Sample-world renders are content-addressed by spec hash: every test home shares one render folder, so the
+# library is rendered once per machine, not once per test (tests of rendering itself pass their own Settings).
+os.environ.setdefault("VIDEOKR_SAMPLE_CACHE", os.path.join(tempfile.gettempdir(), "videokr-test-renders"))
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ class Settings:
     search_source: str = "sample"     # sample | youtube
     moderation_source: str = "offline"  # offline | azure
     llm_source: str = "offline"       # offline | openai
+    sample_cache: str = ""           # optional shared folder for sample-world renders (content-addressed)
     seed: int = 20250101
     write_retries: int = 8
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # other toml sections

@@ -28,6 +28,8 @@ INCOMING = "_incoming"
 def _frame(t: Table, rows: pl.DataFrame | pa.Table | list[dict], run_id: str) -> pa.Table:
     df = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(rows) if isinstance(rows, list) else pl.from_arrow(rows)
     cols = [c for c, _ in t.columns]
+    if df.width == 0:  # no rows at all: an empty input of the table's shape (a scoped write then just deletes)
+        df = pl.DataFrame({c: pl.Series(c, [], dtype=pl.String) for c in t.key})
     unknown = set(df.columns) - set(cols)
     if unknown:
         raise ValueError(f"{t.name}: columns not in sql/schema/{t.name}.sql: {sorted(unknown)}")

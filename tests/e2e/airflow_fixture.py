@@ -9,7 +9,8 @@ import pytest
 @pytest.fixture(scope="module")
 def airflow_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-e2e") / "home"
-    saved = {k: v for k, v in os.environ.items() if k.startswith(("VIDEOKR_", "AIRFLOW"))}
+    saved = {k: v for k, v in os.environ.items()
+             if k.startswith(("VIDEOKR_", "AIRFLOW")) and k != "VIDEOKR_SAMPLE_CACHE"}
     for k in saved:
         del os.environ[k]
     os.environ["VIDEOKR_HOME"] = str(home)
@@ -22,7 +23,7 @@ def airflow_server(tmp_path_factory):
         yield server, api
     finally:
         server.stop()
-        for k in [k for k in os.environ if k.startswith(("VIDEOKR_", "AIRFLOW"))]:
+        for k in [k for k in os.environ if k.startswith(("VIDEOKR_", "AIRFLOW")) and k != "VIDEOKR_SAMPLE_CACHE"]:
             del os.environ[k]
         os.environ.update(saved)
         still = [p.pid for p in server.procs.values() if p.poll() is None]

@@ -17,7 +17,8 @@ VIDEOKR = [sys.executable, "-m", "videokr.cli"]
 
 
 def _env(home: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEOKR_", "AIRFLOW"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("VIDEOKR_", "AIRFLOW")) or k == "VIDEOKR_SAMPLE_CACHE"}
     return env | {"VIDEOKR_HOME": str(home), "OMP_NUM_THREADS": "1"} | extra
 
 

@@ -153,3 +153,11 @@ def test_two_writers_and_a_reader_at_once(wh):
     counts = wh.query("SELECT subject_id, count(*) n FROM knowledge_points GROUP BY 1 ORDER BY 1")
     assert counts.to_dicts() == [{"subject_id": "chemistry", "n": 60}, {"subject_id": "physics", "n": 60}]
     assert wh.query("SELECT count(*) n FROM runs WHERE status='success'")["n"][0] == 12
+
+
+def test_empty_scoped_write_empties_only_that_scope(wh):
+    with stage_run(wh, "t") as run:
+        run.write("knowledge_points", [_kp("physics", 1), _kp("chemistry", 1)])
+        assert run.write("knowledge_points", [], scope={"subject_id": ["physics"]})["deleted"] == 1
+        assert run.write("knowledge_points", [])["deleted"] == 0          # a merge of nothing changes nothing
+    assert wh.query("SELECT subject_id FROM knowledge_points")["subject_id"].to_list() == ["chemistry"]

@@ -63,8 +63,14 @@ def _root(settings: Settings) -> Path:
     return Path(settings.home) / "sample"
 
 
+def _render_root(settings: Settings) -> Path:
+    """Where renders live: $VIDEOKR_HOME/sample/render, or a shared folder (settings.sample_cache, content-addressed
+    by spec hash, so several homes, e.g. test runs, can share one set of renders)."""
+    return Path(settings.sample_cache) if settings.sample_cache else _root(settings) / "render"
+
+
 def _cache_dir(root: Path, spec: VideoSpec) -> Path:
-    return root / "render" / spec.spec_hash[:16]
+    return root / spec.spec_hash[:16]
 
 
 def _done(root: Path, spec: VideoSpec) -> bool:
@@ -100,7 +106,9 @@ def _run(jobs: list, workers: int) -> None:
 def build_library(settings: Settings | None = None, workers: int | None = None) -> Library:
     """Render whatever is missing (cached by spec hash) and return the Library. Deterministic from settings.seed."""
     settings = settings or Settings.load()
-    root = _root(settings)
+    home_root = _root(settings)
+    home_root.mkdir(parents=True, exist_ok=True)
+    root = _render_root(settings)
     root.mkdir(parents=True, exist_ok=True)
     workers = workers or int(os.environ.get("VIDEOKR_SAMPLE_WORKERS", "2"))
     regular, manifest = with_flaws(kp_specs(settings.seed))
@@ -119,7 +127,7 @@ def build_library(settings: Settings | None = None, workers: int | None = None) 
                 copies.append((p, _cache_dir(root, p), _cache_dir(root, orig) / f"{orig.video_id}.mp4"))
         _run(copies, workers)
         if first or copies:
-            log.info("sample world: rendered %d videos into %s", len(first) + len(copies), root / "render")
+            log.info("sample world: rendered %d videos into %s", len(first) + len(copies), root)
         manifest = manifest + [{"video_id": p.video_id, "kind": p.planted, "expected_filter": f} for p, f in plants]
         index = {"seed": settings.seed,
                  "items": [{"key": s.key, "dir": _cache_dir(root, s).name, "expected_filter": f}
@@ -128,16 +136,17 @@ def build_library(settings: Settings | None = None, workers: int | None = None) 
                                        "dir": _cache_dir(root, b).name} for i, b in bench],
                  "manifest": manifest}
         text = json.dumps(index, indent=1, sort_keys=True)
-        path = root / LIBRARY_FILE
+        path = home_root / LIBRARY_FILE
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
-        _prune(root, {e["dir"] for e in index["items"] + index["benchmark_videos"]})
-    return _load(root, index)
+        if not settings.sample_cache:  # a shared cache may hold other seeds' renders: never prune it
+            _prune(root, {e["dir"] for e in index["items"] + index["benchmark_videos"]})
+    return _load(home_root, index, root)
 
 
 def _prune(root: Path, keep: set[str]) -> None:
     """Drop render dirs of specs no longer in the library (old seeds, older render versions)."""
-    for d in (root / "render").iterdir():
+    for d in root.iterdir():
         if d.is_dir() and d.name not in keep:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -149,20 +158,20 @@ def load_library(settings: Settings | None = None) -> Library:
     path = root / LIBRARY_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: sample library not built; run `videokr sample build`")
-    return _load(root, json.loads(path.read_text()))
+    return _load(root, json.loads(path.read_text()), _render_root(settings))
 
 
-def _load(root: Path, index: dict) -> Library:
+def _load(root: Path, index: dict, render: Path) -> Library:
     items = []
     for e in index["items"]:
-        d = root / "render" / e["dir"]
+        d = render / e["dir"]
         rec = json.loads((d / "item.json").read_text())
         items.append(SampleItem(key=rec["key"], video_id=rec["video_id"], metadata=rec["metadata"],
                                 mp4=d / rec["mp4"] if rec["mp4"] else None, vtt=d / rec["vtt"] if rec["vtt"] else None,
                                 scene=rec["scene"], planted=rec["planted"], expected_filter=e["expected_filter"]))
     bench = []
     for b in index["benchmark_videos"]:
-        d = root / "render" / b["dir"]
+        d = render / b["dir"]
         rec = json.loads((d / "item.json").read_text())
         bench.append({"item_id": b["item_id"], "benchmark": b["benchmark"], "video_id": b["video_id"],
                       "mp4": d / rec["mp4"], "scene": rec["scene"]})
