@@ -9,12 +9,9 @@ AdamW, 1 epoch, bf16 on GPU. Reward R = 0.1 * format + 0.9 * accuracy (train.rew
 """
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from train.common import (deepspeed_config, export_manifest, grad_accum_for, last_checkpoint,
                           load_model_and_processor, use_bf16, write_summary)
@@ -106,19 +103,8 @@ def run(p: GRPOParams, model=None, processor=None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from train.sft import add_args
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    ap = argparse.ArgumentParser(prog="python -m train.grpo", description=__doc__.split("\n")[0])
-    add_args(ap, GRPOParams("", "", ""))
-    ap.add_argument("--record", action="store_true", help="write a train_runs row to the warehouse (VIDEOKR_HOME)")
-    args = vars(ap.parse_args(argv))
-    record = args.pop("record")
-    summary = run(GRPOParams(**args))
-    if record:
-        from train.records import record_train_run
-        summary["recorded"] = record_train_run(summary)
-    print(json.dumps({k: summary[k] for k in ("kind", "global_step", "train_loss", "output_dir")}))
-    return summary
+    from train.common import cli_main
+    return cli_main("python -m train.grpo", __doc__, GRPOParams, run, argv)
 
 
 if __name__ == "__main__":

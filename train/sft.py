@@ -129,18 +129,8 @@ def add_args(ap: argparse.ArgumentParser, defaults) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    ap = argparse.ArgumentParser(prog="python -m train.sft", description=__doc__.split("\n")[0])
-    add_args(ap, SFTParams("", "", ""))
-    ap.add_argument("--record", action="store_true", help="write a train_runs row to the warehouse (VIDEOKR_HOME)")
-    args = vars(ap.parse_args(argv))
-    record = args.pop("record")
-    summary = run(SFTParams(**args))
-    if record:
-        from train.records import record_train_run
-        summary["recorded"] = record_train_run(summary)
-    print(json.dumps({k: summary[k] for k in ("kind", "global_step", "train_loss", "output_dir")}))
-    return summary
+    from train.common import cli_main
+    return cli_main("python -m train.sft", __doc__, SFTParams, run, argv)
 
 
 if __name__ == "__main__":

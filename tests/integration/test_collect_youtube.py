@@ -3,46 +3,25 @@ budget stop, quotaExceeded stop, resume without repeating queries, paging resume
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, urlparse
 
-from googleapiclient.http import HttpMockSequence
 
 from jobs import collect
+from tests.youtube_fakes import Recording, ok, search_page, video_item
 from jobs.quota import format_today, today, units_per_kept_video
 from jobs.sources.youtube import YouTubeSearch, key_fingerprint
 
 KEY = "AIzaSy-integration-secret"
 
 
-class Recording(HttpMockSequence):
-    def __init__(self, seq):
-        super().__init__(seq)
-        self.uris = []
-
-    def request(self, uri, *a, **kw):
-        self.uris.append(uri)
-        return super().request(uri, *a, **kw)
-
-    def params(self):
-        return [(urlparse(u).path.rsplit("/", 1)[-1], parse_qs(urlparse(u).query)) for u in self.uris]
-
-
-def ok(body):
-    return ({"status": "200"}, json.dumps(body))
-
-
-def page(ids, token=None):
-    return ok({"items": [{"id": {"videoId": v}} for v in ids]} | ({"nextPageToken": token} if token else {}))
+page = search_page
 
 
 TITLES = {"a": "Simple pendulum period experiment", "b": "Bubble sort in one animation", "e": "Bubble sort explained"}
 
 
 def item(vid, license="creativeCommon", duration="PT10M", caption="true"):
-    return {"id": vid, "snippet": {"title": TITLES.get(vid[0], vid), "description": "", "channelId": "UC1", "channelTitle": "Chan",
-                                   "publishedAt": "2020-01-01T00:00:00Z", "liveBroadcastContent": "none"},
-            "contentDetails": {"duration": duration, "caption": caption},
-            "status": {"license": license, "privacyStatus": "public"}}
+    return video_item(vid, license, duration, caption, title=TITLES.get(vid[0], vid), channel="Chan",
+                      channel_id="UC1")
 
 
 def details(*items):

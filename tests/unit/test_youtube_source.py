@@ -1,51 +1,14 @@
 """YouTube source: the real google-api-python-client (static discovery) with the far end replaced by HttpMockSequence."""
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from googleapiclient.http import HttpMockSequence
 
+from tests.youtube_fakes import Recording, err, ok, search_page, video_item
 from jobs.sources.youtube import QuotaExceeded, YouTubeError, YouTubeSearch, attribution, parse_duration
 
 KEY = "AIzaSy-secret-test-key"
-
-
-class Recording(HttpMockSequence):
-    """HttpMockSequence that also keeps the request URIs (to check the query parameters sent)."""
-
-    def __init__(self, seq):
-        super().__init__(seq)
-        self.uris = []
-
-    def request(self, uri, *a, **kw):
-        self.uris.append(uri)
-        return super().request(uri, *a, **kw)
-
-
-def ok(body):
-    return ({"status": "200"}, json.dumps(body))
-
-
-def err(status, reason):
-    return ({"status": str(status)}, json.dumps({"error": {"code": status, "message": reason,
-                                                          "errors": [{"reason": reason, "domain": "youtube"}]}}))
-
-
-def search_page(ids, token=None):
-    body = {"items": [{"id": {"kind": "youtube#video", "videoId": v}} for v in ids]}
-    if token:
-        body["nextPageToken"] = token
-    return ok(body)
-
-
-def video_item(vid, license="creativeCommon", duration="PT12M3S", caption="true"):
-    return {"id": vid, "snippet": {"title": f"title {vid}", "description": "d", "channelId": "UCabc",
-                                   "channelTitle": "Prof X", "publishedAt": "2021-03-04T05:06:07Z",
-                                   "liveBroadcastContent": "none"},
-            "contentDetails": {"duration": duration, "caption": caption},
-            "status": {"license": license, "privacyStatus": "public"}}
 
 
 def src(seq, sleeps=None):
