@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jobs.export import prompt as export_prompt
+from jobs import instruction as export_prompt
 
 MAX_FRAMES = 128
 MAX_VIDEO_TOKENS = 4096
@@ -81,7 +81,7 @@ def example_from_row(row: dict, base: Path | None = None) -> Example:
 
 
 def prompt_text(ex: Example) -> str:
-    """The user text after the video: the export's own instruction format (jobs.export.prompt), so a model trained
+    """The user text after the video: the export's own instruction format (jobs.instruction), so a model trained
     here sees exactly the prompts of the LLaMA-Factory / verl / TRL exports."""
     return export_prompt.prompt_text(ex.question, ex.problem_type, ex.options)
 

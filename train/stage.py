@@ -25,13 +25,18 @@ TINY = {"sft": {"frames": 4, "max_steps": 10, "effective_batch": 4, "per_device_
         "eval": {"max_new_tokens": 32, "limit": 16}}
 
 
-def held_out(rl_jsonl: Path, out_dir: Path, fraction: float, seed: int) -> tuple[Path, Path, int]:
-    """Split RL examples by video into (grpo.jsonl, eval.jsonl): a video's examples stay on one side."""
+def held_out(rl_jsonl: Path, out_dir: Path, fraction: float, seed: int,
+             subjects: dict[str, str] | None = None) -> tuple[Path, Path, int]:
+    """Split RL examples by video into (grpo.jsonl, eval.jsonl): a video's examples stay on one side. Eval rows
+    also get `subject_id` (from the warehouse, by problem_id) so accuracy can be reported per subject."""
     keep, held = [], []
     for line in rl_jsonl.read_text().splitlines():
         row = json.loads(line)
         h = hashlib.sha256(f"eval:{seed}:{row['video_path']}".encode()).digest()
-        (held if int.from_bytes(h[:8], "big") / 2**64 < fraction else keep).append(line)
+        if int.from_bytes(h[:8], "big") / 2**64 < fraction:
+            held.append(json.dumps(row | {"subject_id": (subjects or {}).get(row["problem_id"], "")}))
+        else:
+            keep.append(line)
     out_dir.mkdir(parents=True, exist_ok=True)
     grpo, ev = out_dir / "grpo.jsonl", out_dir / "eval.jsonl"
     grpo.write_text("".join(x + "\n" for x in keep))
@@ -62,8 +67,9 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
                                               {k: str(v) for k, v in cfg.items()}) as r:
         m = export(settings, "videokr", settings.home / "exports")
         runs = settings.home / "runs" / Path(m["out_dir"]).name
+        subject_of = dict(wh.query("SELECT candidate_id, subject_id FROM verified_qa").iter_rows())
         grpo_data, eval_data, n_eval = held_out(Path(m["out_dir"]) / "rl.jsonl", runs / "data",
-                                                float(cfg["eval_fraction"]), settings.seed)
+                                                float(cfg["eval_fraction"]), settings.seed, subject_of)
         base, tiny = _base(cfg, runs)
         jobs = plan(str(Path(m["out_dir"]) / "sft.jsonl"), str(grpo_data), [], base, str(runs), cfg["mode"],
                     sft_args=TINY["sft"] if tiny else None, grpo_args=TINY["grpo"] if tiny else None)

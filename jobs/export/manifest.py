@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from jobs.export.prompt import PROMPT_VERSION
+from jobs.instruction import PROMPT_VERSION
 from jobs.export.writers import count_rows
 
 MANIFEST = "manifest.json"

@@ -19,7 +19,7 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobs.export.prompt import PROMPT_VERSION, prompt_text, response, solution
+from jobs.instruction import PROMPT_VERSION, prompt_text, response, solution
 from jobs.export.rows import ExportRows
 
 DATASET_NAME = "videokr"
