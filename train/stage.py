@@ -46,7 +46,7 @@ def held_out(rl_jsonl: Path, out_dir: Path, fraction: float, seed: int,
 
 def _config(settings: Settings, params: dict | None) -> dict:
     cfg = {"base": "", "mode": "sft+grpo", "launcher": "local", "eval_fraction": 0.25, "frames": [4, 8],
-           "benchmarks": []} | settings.section("train")
+           "benchmarks": [], "retrain": False} | settings.section("train")
     return cfg | {k: v for k, v in (params or {}).items() if v not in (None, "")}
 
 
@@ -66,7 +66,13 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     with Warehouse(settings) as wh, stage_run(wh, "train", {"subjects": subjects or []},
                                               {k: str(v) for k, v in cfg.items()}) as r:
         m = export(settings, "videokr", settings.home / "exports")
-        runs = settings.home / "runs" / Path(m["out_dir"]).name
+        recipe = hashlib.sha256(json.dumps([cfg["base"], cfg["mode"]]).encode()).hexdigest()[:8]
+        runs = settings.home / "runs" / f"{Path(m['out_dir']).name}-{cfg['mode']}-{recipe}"
+        plan_file = runs / "plan.json"
+        if plan_file.exists() and not cfg.get("retrain"):  # this export (same data, same snapshot) is trained
+            done = json.loads(plan_file.read_text())
+            return {"run_id": r.run_id, "stage": "train", "rows": {}, "plan": str(plan_file), "skipped": True,
+                    "snapshot_id": done["snapshot_id"]}
         subject_of = dict(wh.query("SELECT candidate_id, subject_id FROM verified_qa").iter_rows())
         grpo_data, eval_data, n_eval = held_out(Path(m["out_dir"]) / "rl.jsonl", runs / "data",
                                                 float(cfg["eval_fraction"]), settings.seed, subject_of)
@@ -77,7 +83,6 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         for job in jobs:
             res = launch(job, cfg["launcher"])
             done.append({"module": job.module, "out": job.args.get("out"), "seconds": res.get("seconds")})
-        plan_file = runs / "plan.json"
         plan_file.write_text(json.dumps({"base": base, "tiny": tiny, "eval": str(eval_data), "n_eval": n_eval,
                                          "export": m["out_dir"], "runs": str(runs), "snapshot_id": m["snapshot_id"],
                                          "models": [("base", base)] + [(Path(d["out"]).name, d["out"]) for d in done]},

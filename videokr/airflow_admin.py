@@ -35,4 +35,9 @@ def init(settings: Settings) -> dict:
     pw_file = password_file(settings)
     if not pw_file.exists():
         pw_file.write_text(json.dumps({USER: secrets.token_urlsafe(12)}))
-    return {"user": USER, "password": json.loads(pw_file.read_text())[USER]}
+    return login(settings)
+
+
+def login(settings: Settings) -> dict:
+    """The admin login created by `init`."""
+    return {"user": USER, "password": json.loads(password_file(settings).read_text())[USER]}

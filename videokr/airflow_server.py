@@ -39,7 +39,11 @@ class AirflowServer:
 
     def start(self, timeout: float = 240) -> "AirflowServer":
         env_vars = airflow_env.apply(self.settings)
-        self.login = airflow_admin.init(self.settings)
+        # metadata DB, pools and login in a child process: Airflow binds its DB engine once per process, so an
+        # in-process init would reuse whatever home this process configured first
+        subprocess.run([sys.executable, "-m", "videokr.cli", "airflow", "init"], env=dict(os.environ) | env_vars,
+                       check=True, capture_output=True, timeout=300)
+        self.login = airflow_admin.login(self.settings)
         env = dict(os.environ) | env_vars | {"AIRFLOW__API__PORT": str(self.port),
                                              "AIRFLOW__API__BASE_URL": self.url,
                                              "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/"}

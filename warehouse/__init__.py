@@ -39,6 +39,10 @@ class Warehouse:
     def snapshot(self) -> int:
         return catalog.snapshot_id(self.con)
 
+    def data_snapshot(self, tables: list[str]) -> int:
+        """The newest snapshot that changed any of `tables` (see catalog.last_change_snapshot)."""
+        return catalog.last_change_snapshot(self.con, tables)
+
     def tables(self) -> list[str]:
         return sorted(schema.registry())
 

@@ -72,3 +72,18 @@ def is_conflict(exc: BaseException) -> bool:
 
 def snapshot_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone()[0])
+
+
+def last_change_snapshot(con: duckdb.DuckDBPyConnection, tables: list[str]) -> int:
+    """The newest snapshot that changed any of `tables` (rows or schema). Reading at it gives the same rows as
+    reading now, and it stays put while other tables (runs, ledgers) move on, so an export or a training run made
+    from unchanged data keeps its identity across pipeline reruns."""
+    named = con.execute(f"SELECT table_id, table_name FROM __ducklake_metadata_{LAKE}.ducklake_table "
+                        "WHERE table_name IN (SELECT unnest(?))", [list(tables)]).fetchall()
+    keys = {str(i) for i, _ in named} | {n for _, n in named} | {f"main.{n}" for _, n in named}
+    latest = 0
+    for sid, changes in con.execute(f"SELECT snapshot_id, changes FROM ducklake_snapshots('{LAKE}')").fetchall():
+        touched = {str(v).strip('"') for vs in (changes or {}).values() for v in (vs or [])}
+        if touched & keys:
+            latest = max(latest, int(sid))
+    return latest or snapshot_id(con)

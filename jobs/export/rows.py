@@ -43,9 +43,13 @@ class ExportRows:
         return [e for e in self.examples if e["split"] == split]
 
 
+INPUT_TABLES = ["verified_qa", "splits", "downloads", "contamination"]
+
+
 def read_rows(wh, snapshot_id: int | None = None, subjects: list[str] | None = None) -> ExportRows:
-    """Examples at `snapshot_id` (default: the current snapshot) for `subjects` (empty: all)."""
-    v = int(wh.snapshot() if snapshot_id is None else snapshot_id)
+    """Examples at `snapshot_id` for `subjects` (empty: all). By default the newest snapshot that changed an input
+    table: the same rows as now, and the same export identity while the inputs do not change."""
+    v = int(wh.data_snapshot(INPUT_TABLES) if snapshot_id is None else snapshot_id)
     p = {"subjects": sorted(subjects or []), "all_subjects": not subjects}
     rows = wh.query(_EXAMPLES_SQL.format(v=v), p).to_dicts()
     excluded = wh.query(_EXCLUDED_SQL.format(v=v), p).to_dicts()[0]

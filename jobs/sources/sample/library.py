@@ -114,7 +114,7 @@ def build_library(settings: Settings | None = None, workers: int | None = None) 
     regular, manifest = with_flaws(kp_specs(settings.seed))
     plants = planted_specs(settings.seed, settings.benchmarks_dir)
     bench = bench_specs(settings.seed)
-    with open(root / ".lock", "w") as lock:
+    with open(root / ".lock", "a") as lock:  # "a": taking the lock leaves the file (and its mtime) alone
         fcntl.flock(lock, fcntl.LOCK_EX)
         first = [s for s in regular + [p for p, _ in plants if not p.options.get("copy_of")] + [b for _, b in bench]
                  if not _done(root, s)]
