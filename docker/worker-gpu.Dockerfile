@@ -17,4 +17,6 @@ COPY train ./train
 COPY sql ./sql
 RUN python -m pip install torch==2.14.1 torchvision==0.29.1 \
     && python -m pip install -e ".[deepspeed]" "apache-airflow[celery,postgres,redis]==3.3.2" "psycopg2-binary>=2.9"
-ENTRYPOINT ["python", "-m", "train.cli"]
+# No ENTRYPOINT: the Docker/Kubernetes launchers pass the whole command (`python -m train.sft ...` or torchrun),
+# and compose runs this image as an Airflow Celery worker on queue "gpu".
+WORKDIR /opt/videokr

@@ -25,6 +25,7 @@ from pathlib import Path
 log = logging.getLogger("videokr.launch")
 MODULES = ("train.sft", "train.grpo", "train.evaluate")
 LAUNCHERS = ("local", "docker", "kubernetes")
+WORKDIR = "/opt/videokr"                     # where docker/worker-gpu.Dockerfile installs the project
 
 
 @dataclass
@@ -117,7 +118,7 @@ def docker_spec(job: TrainJob, image: str, mounts: dict[str, str] | None = None,
         "auto_remove": "success",
         "mount_tmp_dir": False,
         "network_mode": "bridge",
-        "working_dir": "/app",
+        "working_dir": WORKDIR,
         "pool": pool,
         "retries": 1,
     }

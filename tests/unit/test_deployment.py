@@ -50,3 +50,15 @@ def test_dockerfiles_copy_the_layout_and_pin_torch():
             assert re.search(rf"^COPY {folder} ", text, re.M), (name, folder)
         assert "torch==2.14.1" in text and "torchvision==0.29.1" in text
     assert "FROM nvidia/cuda" in (DOCKER / "worker-gpu.Dockerfile").read_text()
+
+
+def test_gpu_image_runs_the_launcher_commands_as_given():
+    """The launchers pass `python -m train.<module> ...` whole: no ENTRYPOINT may prefix it, and the module exists."""
+    from train.launchers import MODULES, WORKDIR, TrainJob, docker_spec
+    text = (DOCKER / "worker-gpu.Dockerfile").read_text()
+    assert not re.search(r"^ENTRYPOINT", text, re.M)
+    assert re.findall(r"^WORKDIR (\S+)", text, re.M)[-1] == WORKDIR
+    for module in MODULES:
+        spec = docker_spec(TrainJob(module, {"model": "m"}), image="videokr/worker-gpu:latest")
+        assert spec["working_dir"] == WORKDIR and spec["command"][:3] == ["python", "-m", module]
+        assert (REPO_ROOT / (module.replace(".", "/") + ".py")).is_file()
