@@ -15,7 +15,10 @@ dag = stage_dag(
     params={"max_pages": Param(1, type="integer", minimum=1, maximum=10,
                                description="search.list pages (50 results each) per keyword"),
             "keywords_per_kp": Param(3, type="integer", minimum=1, description="keywords searched per knowledge point"),
-            "retry_failed": Param(False, type="boolean", description="search again the queries that failed")},
+            "retry_failed": Param(False, type="boolean", description="search again the queries that failed"),
+            "expand_keywords": Param(None, type=["null", "boolean"],
+                                     description="add model-proposed keywords (role generator, cached); "
+                                                 "empty: [collect] expand_keywords")},
     doc_md="""
 ### collect
 **Reads** `knowledge_points`. For each point in scope, searches its keywords (YouTube `search.list`: Creative
@@ -26,6 +29,9 @@ ledger `api_usage`.
 **Quota.** The run stops cleanly when the daily budget (`[youtube] daily_budget`, default 10,000 units per key)
 would be exceeded or YouTube answers `quotaExceeded`. The daily schedule (00:15 Pacific, after the quota reset)
 continues the backlog; finished queries are never repeated. `videokr quota` shows today's use. Pool `youtube_api`.
+
+**Keywords.** The bank's keywords, plus, with `expand_keywords`, up to `[collect] expand_keywords_max` more per
+point proposed by the `generator` model role (cached: a rerun pays nothing).
 
 **Credentials.** `VIDEOKR_YOUTUBE_API_KEY`, or the password of Airflow connection `youtube_api`.
 Emits `warehouse://videos`, which schedules `screen`.

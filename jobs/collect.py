@@ -11,7 +11,8 @@ Videos over the duration limit, not Creative Commons, without captions, unavaila
 first one (in bank order); later hits stay in `search_hits`.
 
 Writes are merges by natural key (incremental across days), checkpointed every `checkpoint_units` units so a
-crash loses at most that much ledger. Params: max_pages, keywords_per_kp, max_duration_s, checkpoint_units.
+crash loses at most that much ledger. Params: max_pages, keywords_per_kp, max_duration_s, checkpoint_units,
+expand_keywords (+ expand_keywords_max): extra keywords per point from the `generator` role (jobs/keyword_expansion.py).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import hashlib
 import logging
 import time
 
+from jobs import keyword_expansion
 from jobs.quota import QuotaLedger
 from jobs.sources.youtube import VIDEO_ID_RE, QuotaExceeded, YouTubeError, attribution
 from videokr.settings import Settings
@@ -45,24 +47,15 @@ def make_source(settings: Settings):
     raise ValueError(f"unknown search_source {settings.search_source!r}; use 'youtube' or 'sample'")
 
 
-def expand_keywords(kp: dict, settings: Settings) -> list[str]:
-    """Seam for model-based keyword expansion (role `generator`, task `expand_keywords`, cached by the model layer).
-
-    TODO(issue 3 follow-up): call jobs.llm.ModelLayer here when [collect] expand_keywords = true. Returns [] now.
-    """
-    return []
-
-
-def keywords(kp: dict, limit: int, settings: Settings, expand: bool = False) -> list[str]:
+def keywords(kp: dict, limit: int, extra: list[str] = ()) -> list[str]:
+    """The bank's keywords (or the name), `limit` of them, then any model-proposed extras, without repeats."""
     words = [k.strip() for k in (kp.get("keywords") or []) if k and k.strip()] or [kp["name"]]
-    if expand:
-        words += expand_keywords(kp, settings)
     seen, out = set(), []
-    for w in words:
+    for w in words[:limit] + list(extra):
         if w.lower() not in seen:
             seen.add(w.lower())
             out.append(w)
-    return out[:limit]
+    return out
 
 
 def eligibility(meta: dict | None, max_duration_s: float) -> tuple[list[str], str]:
@@ -103,13 +96,16 @@ class Collector:
     """One collect run: holds the source, the ledger and the rows not yet checkpointed."""
 
     def __init__(self, wh, run, source, settings: Settings, params: dict):
-        cfg = settings.section("youtube") | settings.section("collect") | params
+        cfg = settings.section("youtube") | settings.section("collect") | {k: v for k, v in params.items()
+                                                                           if v is not None}
         self.wh, self.run, self.source, self.settings = wh, run, source, settings
         self.max_pages = int(cfg.get("max_pages", 1))
         self.per_kp = int(cfg.get("keywords_per_kp", 3))
         self.max_duration_s = float(cfg.get("max_duration_s", MAX_DURATION_S))
         self.checkpoint_units = int(cfg.get("checkpoint_units", 2000))
-        self.expand = bool(cfg.get("expand_keywords", False))
+        flag = cfg.get("expand_keywords", False)
+        self.expand = flag if isinstance(flag, bool) else str(flag).lower() in ("1", "true", "yes")
+        self.expand_max = int(cfg.get("expand_keywords_max", 3))
         fp = getattr(source, "key_fingerprint", None) or source.name
         quota_cfg = settings.section("youtube")
         if source.name == "sample":  # the offline stand-in charges YouTube's units but is not bound by its allowance
@@ -286,7 +282,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     t0 = time.monotonic()
     with Warehouse(settings) as wh:
         where, args = _in_scope(subjects)
-        kps = wh.query(f"SELECT kp_id, subject_id, name, keywords FROM knowledge_points {where} "
+        kps = wh.query(f"SELECT kp_id, subject_id, name, statement, keywords FROM knowledge_points {where} "
                        "ORDER BY subject_id, course_id, lecture_id, position, kp_id", args).to_dicts()
         if subjects and not kps:
             raise ValueError(f"collect: no knowledge points for subjects {subjects}; run knowledge_bank first")
@@ -306,11 +302,12 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
             if backlog:
                 log.info("collect: %d found ids still need details", len(backlog))
                 c._details([b["video_id"] for b in backlog], {b["video_id"]: b for b in backlog})
+            extra = keyword_expansion.expand(settings, wh, r, kps, c.expand_max) if c.expand else {}
             skipped = 0
             for i, kp in enumerate(kps):
                 if c.stop:
                     break
-                for kw in keywords(kp, c.per_kp, settings, c.expand):
+                for kw in keywords(kp, c.per_kp, extra.get(kp["kp_id"], [])):
                     qid = query_id(kp["kp_id"], kw)
                     q = prev.get(qid) or {"query_id": qid, "kp_id": kp["kp_id"], "subject_id": kp["subject_id"],
                                           "keyword": kw, "source": source.name, "pages_fetched": 0, "hits": 0,

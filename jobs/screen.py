@@ -22,7 +22,7 @@ from pathlib import Path
 
 from jobs.relevance import DEFAULT_THRESHOLD
 from jobs.screening import checks as C
-from jobs.screening.captions import CaptionsError, captions_text, parse_vtt
+from jobs.screening.captions import CaptionsError, parse_vtt
 from jobs.screening.media import sample_frames
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run

@@ -145,3 +145,7 @@ class KPProposal(BaseModel):
 
 class KBExpansion(BaseModel):
     proposals: list[KPProposal]
+
+
+class KeywordExpansion(BaseModel):
+    keywords: list[str]

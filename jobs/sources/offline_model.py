@@ -180,6 +180,14 @@ class OfflineModel:
             return {"relevant": True, "score": 0.95, "reason": f"the video shows {have}"}
         return {"relevant": False, "score": 0.05, "reason": f"the video shows {have or 'something else'}, not {wanted}"}
 
+    # ------------------------------------------------------------------ expand_keywords
+    @staticmethod
+    def _task_expand_keywords(ctx: dict) -> dict:
+        """Templated stand-in: the point's name in search phrasings (no world knowledge, unlike a real generator)."""
+        name = str(ctx.get("name") or "").strip()
+        words = [f"{name} {suffix}" for suffix in ("explained", "demonstration", "worked example")] if name else []
+        return {"keywords": words[:int(ctx.get("max_keywords") or 3)]}
+
     # ------------------------------------------------------------------ expand_kb
     def _task_expand_kb(self, ctx: dict) -> dict:
         subject = ctx.get("subject") or ctx.get("subject_id") or ""

@@ -1,6 +1,5 @@
 """Evaluation on a VideoKR export and on MMVU / VideoMMMU-shaped files, at two frame budgets, into eval_results."""
 import json
-import shutil
 
 import pytest
 

@@ -90,7 +90,6 @@ def test_additive_column_change_migrates(wh, tmp_path, monkeypatch):
     wh.query("SELECT 1")  # create tables
     wh.con.execute("ALTER TABLE disciplines DROP COLUMN name")
     wh.close()
-    from warehouse import schema
     w2 = Warehouse(wh.settings)
     cols = w2.query("DESCRIBE disciplines")["column_name"].to_list()
     assert "name" in cols

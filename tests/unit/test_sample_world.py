@@ -58,6 +58,7 @@ def test_same_seed_gives_identical_files(tmp_path):
     spec = spec_by_key("kp/projectile/2")
     a = render_item(spec, tmp_path / "a")
     b = render_item(spec, tmp_path / "b")
+    assert (b["mp4"], b["vtt"]) == (a["mp4"], a["vtt"])
     for name in (a["mp4"], a["vtt"], "item.json"):
         assert sha(tmp_path / "a" / name) == sha(tmp_path / "b" / name), name
     other = spec_by_key("kp/projectile/2", seed=SEED + 1)

@@ -1,6 +1,5 @@
 """Assistant-only SFT batches: prompt and every video placeholder token masked, the response exactly labelled."""
 import pytest
-import torch
 from transformers import AutoProcessor
 
 from train.collate import IGNORE, VideoSFTCollator

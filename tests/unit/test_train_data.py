@@ -1,5 +1,4 @@
 """Frame decoding under the frame/token budget, VideoKR JSONL loading, benchmark-format loaders, letter extraction."""
-import json
 from pathlib import Path
 
 import numpy as np

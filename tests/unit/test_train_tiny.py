@@ -2,7 +2,6 @@
 import time
 
 import pytest
-import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from train.tiny import SPECIAL_TOKENS, TAG_TOKENS, build_tiny

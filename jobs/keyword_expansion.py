@@ -1,0 +1,58 @@
+"""Optional model-based search keywords for collect (`[collect] expand_keywords = true`, or the DAG param).
+
+For each knowledge point the `generator` role proposes extra YouTube search keywords from its name, statement and
+the bank's keywords (prompt `jobs/prompts/expand_keywords.v1.md`). The model layer caches by content, so a resumed
+collect gets the same keywords for free and never repeats a finished query. A failed or malformed reply
+quarantines that knowledge point's expansion; its bank keywords are still searched.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from jobs.prompts import load_prompt, render
+from jobs.sources.base import ChatRequest, KeywordExpansion
+
+MAX_LEN = 80
+_SPACE = re.compile(r"\s+")
+
+
+def clean(words: list[str], known: list[str], limit: int) -> list[str]:
+    """Trim, collapse spaces, drop empties, over-long ones and repeats (case-insensitive, bank keywords included)."""
+    seen, out = {k.strip().lower() for k in known}, []
+    for w in words:
+        w = _SPACE.sub(" ", w).strip().strip('"')
+        if w and len(w) <= MAX_LEN and w.lower() not in seen:
+            seen.add(w.lower())
+            out.append(w)
+    return out[:limit]
+
+
+def build_request(kp: dict, prompt, limit: int) -> ChatRequest:
+    known = list(kp.get("keywords") or [])
+    system = render(prompt, max_keywords=limit)
+    user = json.dumps({"knowledge_point": kp["name"], "statement": kp.get("statement") or "",
+                       "keywords": known}, ensure_ascii=False)
+    return ChatRequest(role="generator", task="expand_keywords", prompt_version=prompt.id, schema=KeywordExpansion,
+                       messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                       context={"kp_id": kp["kp_id"], "name": kp["name"], "statement": kp.get("statement") or "",
+                                "keywords": known, "max_keywords": limit})
+
+
+def expand(settings, wh, run, kps: list[dict], limit: int, offline_model=None) -> dict[str, list[str]]:
+    """kp_id -> up to `limit` new keywords, one cached model call per knowledge point."""
+    from jobs.llm import ModelLayer
+    if not kps or limit <= 0:
+        return {}
+    layer = ModelLayer(settings, wh, run.run_id, offline_model=offline_model)
+    prompt = load_prompt("expand_keywords", settings=settings)
+    out: dict[str, list[str]] = {}
+    try:
+        for kp, res in zip(kps, layer.call_many([build_request(kp, prompt, limit) for kp in kps])):
+            if res.parsed is None:
+                run.quarantine(kp["kp_id"], "keyword_expansion_failed", f"{res.status}: {res.error}")
+                continue
+            out[kp["kp_id"]] = clean(res.parsed.keywords, list(kp.get("keywords") or []), limit)
+    finally:
+        layer.flush()
+    return out
