@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from jobs import instruction as export_prompt
 MAX_FRAMES = 128
 MAX_VIDEO_TOKENS = 4096
 SEEK_ABOVE_S = 60.0  # longer videos are read by seeking to each sampled time instead of decoding everything
+FRAME_CACHE_SIZE = 64  # decoded videos kept per process by frames_for (each a few MB under the token budget)
 
 
 
@@ -147,6 +149,7 @@ def decode_frames(path: str, n_frames: int = MAX_FRAMES, factor: int = 28, tempo
             duration = stream.frames / fps
         targets = [duration * (i + 0.5) / n_frames for i in range(n_frames)]
         h0, w0 = stream.codec_context.height, stream.codec_context.width
+        n_stream = int(stream.frames or 0)  # read while open: PyAV >= 19 refuses stream access after close
         h, w = frame_size(h0, w0, n_frames, factor, temporal_patch, max_video_tokens)
         stream.thread_type = "AUTO"
         picked: list[tuple[float, np.ndarray]] = []
@@ -177,13 +180,24 @@ def decode_frames(path: str, n_frames: int = MAX_FRAMES, factor: int = 28, tempo
         container.close()
     if not picked:
         raise VideoDecodeError(f"{path}: no decodable frames")
-    total = int(stream.frames) if stream.frames else max(1, round(duration * fps))
+    total = n_stream or max(1, round(duration * fps))
     indices = [min(total - 1, int(round(t * fps))) for t, _ in picked]
     return Frames(np.stack([a for _, a in picked]), fps, total, indices, float(duration))
 
 
 def frames_for(processor, path: str, n_frames: int = MAX_FRAMES, max_video_tokens: int = MAX_VIDEO_TOKENS) -> Frames:
+    """Frames for `processor`'s geometry. Repeated calls for an unchanged file return the same decoded frames (shared:
+    do not modify them), so epochs and the several questions of a video decode it once per process."""
     factor, tp = vision_geometry(processor)
+    try:
+        stamp = Path(path).stat().st_mtime_ns
+    except OSError:
+        return decode_frames(path, n_frames, factor, tp, max_video_tokens)  # raises VideoDecodeError
+    return _decode_cached(str(path), stamp, n_frames, factor, tp, max_video_tokens)
+
+
+@lru_cache(maxsize=FRAME_CACHE_SIZE)
+def _decode_cached(path: str, stamp: int, n_frames: int, factor: int, tp: int, max_video_tokens: int) -> Frames:
     return decode_frames(path, n_frames, factor, tp, max_video_tokens)
 
 
