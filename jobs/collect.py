@@ -21,7 +21,7 @@ import logging
 import time
 
 from jobs import keyword_expansion
-from jobs.quota import QuotaLedger
+from jobs.quota import QuotaLedger, quota_config
 from jobs.sources.youtube import VIDEO_ID_RE, QuotaExceeded, YouTubeError, attribution
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
@@ -89,9 +89,6 @@ def video_row(vid: str, item: dict | None, owner: dict, max_duration_s: float) -
     return row
 
 
-SAMPLE_DAILY_BUDGET = 10**9  # units/day for the sample source ([sample] daily_budget overrides, e.g. to rehearse a stop)
-
-
 class Collector:
     """One collect run: holds the source, the ledger and the rows not yet checkpointed."""
 
@@ -107,10 +104,7 @@ class Collector:
         self.expand = flag if isinstance(flag, bool) else str(flag).lower() in ("1", "true", "yes")
         self.expand_max = int(cfg.get("expand_keywords_max", 3))
         fp = getattr(source, "key_fingerprint", None) or source.name
-        quota_cfg = settings.section("youtube")
-        if source.name == "sample":  # the offline stand-in charges YouTube's units but is not bound by its allowance
-            quota_cfg = {"daily_budget": SAMPLE_DAILY_BUDGET} | settings.section("sample")
-        self.ledger = QuotaLedger(wh, source.name, fp, quota_cfg | {
+        self.ledger = QuotaLedger(wh, source.name, fp, quota_config(settings, source.name) | {
             k: params[k] for k in ("daily_budget", "units") if k in params})
         self.queries: dict[str, dict] = {}
         self.hits: list[dict] = []

@@ -102,3 +102,18 @@ def test_partial_query_resumes_from_page_token(settings, wh):
     q = wh.query("SELECT status, pages_fetched, next_page_token, hits FROM search_queries").rows()
     assert q == [("done", 2, None, 2)]
     assert wh.query("SELECT rank, video_id FROM search_hits ORDER BY rank").rows() == [(0, A), (1, B)]
+
+
+def test_quota_report_uses_each_sources_budget(settings, wh):
+    from jobs.quota import DEFAULT_BUDGET, SAMPLE_DAILY_BUDGET, QuotaLedger, quota_config
+
+    class Run:  # what QuotaLedger.flush needs of a stage run
+        def write(self, table, rows):
+            wh.write(table, rows, "test-run")
+    for source in ("youtube", "sample"):
+        ledger = QuotaLedger(wh, source, source, quota_config(settings, source))
+        ledger.record("search.list")
+        ledger.flush(Run())
+    got = {r["source"]: (r["budget"], r["left"]) for r in today(settings)}
+    assert got == {"youtube": (DEFAULT_BUDGET, DEFAULT_BUDGET - 100), "sample": (SAMPLE_DAILY_BUDGET,
+                                                                                SAMPLE_DAILY_BUDGET - 100)}
