@@ -50,6 +50,18 @@ def deepspeed_config(name: str | None) -> str | None:
     return str(path)
 
 
+def cpu_deepspeed_state(deepspeed: str | None) -> dict:
+    """DeepSpeed on CPUs under torchrun (gloo). TrainingArguments starts DeepSpeed's process group only with a GPU
+    backend (one process group of 1 on CPUs), so set accelerate's state up with gloo first and have the trainer reuse
+    it. Returns the extra config kwargs; {} on GPUs, without DeepSpeed or in one process."""
+    if not deepspeed or torch.cuda.is_available() or world_size() < 2:
+        return {}
+    from accelerate import PartialState
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
+    PartialState(backend="gloo")
+    return {"accelerator_config": {"use_configured_state": True}}
+
+
 def file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -76,6 +88,12 @@ def export_manifest(data_path: str | Path) -> dict:
 def last_checkpoint(out_dir: str | Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
     return get_last_checkpoint(str(out_dir)) if Path(out_dir).is_dir() else None
+
+
+def distributed_info(trainer) -> dict:
+    """How the trainer actually ran: processes and the DeepSpeed ZeRO stage (None without DeepSpeed)."""
+    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
+    return {"world_size": trainer.args.world_size, "zero_stage": plugin.zero_stage if plugin else None}
 
 
 def write_summary(out_dir: str | Path, summary: dict) -> Path:

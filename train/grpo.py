@@ -13,8 +13,8 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 
-from train.common import (deepspeed_config, export_manifest, grad_accum_for, last_checkpoint,
-                          load_model_and_processor, use_bf16, write_summary)
+from train.common import (cpu_deepspeed_state, deepspeed_config, distributed_info, export_manifest, grad_accum_for,
+                          last_checkpoint, load_model_and_processor, use_bf16, write_summary)
 from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS, load_jsonl, prompt_text
 from train.rewards import trl_videokr_reward
 
@@ -51,6 +51,7 @@ class GRPOParams:
 def grpo_config(p: GRPOParams):
     from trl import GRPOConfig
     return GRPOConfig(
+        **cpu_deepspeed_state(p.deepspeed),
         output_dir=p.out, learning_rate=p.lr, num_train_epochs=p.epochs, max_steps=p.max_steps,
         per_device_train_batch_size=p.per_device_batch,
         gradient_accumulation_steps=grad_accum_for(p.effective_batch * p.num_generations, p.per_device_batch),
@@ -97,7 +98,8 @@ def run(p: GRPOParams, model=None, processor=None) -> dict:
                "train_loss": result.training_loss, "losses": [h["loss"] for h in history if "loss" in h],
                "rewards": [h["reward"] for h in history if "reward" in h], "output_dir": p.out,
                "seconds": round(time.time() - started, 2), "manifest": manifest,
-               "snapshot_id": manifest.get("snapshot_id"), "examples": len(trainer.train_dataset)}
+               "snapshot_id": manifest.get("snapshot_id"), "examples": len(trainer.train_dataset),
+               **distributed_info(trainer)}
     write_summary(p.out, summary)
     return summary
 

@@ -15,8 +15,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from train.common import (deepspeed_config, export_manifest, grad_accum_for, last_checkpoint,
-                          load_model_and_processor, use_bf16, write_summary)
+from train.common import (cpu_deepspeed_state, deepspeed_config, distributed_info, export_manifest, grad_accum_for,
+                          last_checkpoint, load_model_and_processor, use_bf16, write_summary)
 from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS
 
 log = logging.getLogger("videokr.train")
@@ -51,6 +51,7 @@ class SFTParams:
 def sft_config(p: SFTParams):
     from trl import SFTConfig
     return SFTConfig(
+        **cpu_deepspeed_state(p.deepspeed),
         output_dir=p.out, learning_rate=p.lr, num_train_epochs=p.epochs, max_steps=p.max_steps,
         per_device_train_batch_size=p.per_device_batch,
         gradient_accumulation_steps=grad_accum_for(p.effective_batch, p.per_device_batch),
@@ -109,7 +110,7 @@ def run(p: SFTParams, model=None, processor=None) -> dict:
                "train_loss": result.training_loss, "losses": losses, "output_dir": p.out,
                "skipped": trainer.data_collator.inner.skipped, "seconds": round(time.time() - started, 2),
                "manifest": manifest, "snapshot_id": manifest.get("snapshot_id"),
-               "examples": len(trainer.train_dataset)}
+               "examples": len(trainer.train_dataset), **distributed_info(trainer)}
     write_summary(p.out, summary)
     return summary
 

@@ -27,3 +27,5 @@ def test_sft_zero_under_torchrun(tmp_path, stage):
     res = run_local(job, timeout=900)
     summary = json.loads(res["stdout"].strip().splitlines()[-1])
     assert summary["global_step"] == 3 and summary["train_loss"] == summary["train_loss"]
+    ran = json.loads((tmp_path / "out" / "videokr_run.json").read_text())
+    assert (ran["world_size"], ran["zero_stage"]) == (gpus, 2)          # really ZeRO-2 across the processes
