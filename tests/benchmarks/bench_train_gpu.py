@@ -22,7 +22,7 @@ Passes, as the project's trainers run them (TRL 1.16 when importable, else the s
         off, no grad) and the policy pass with grad, both through VideoGRPOTrainer._get_per_token_logps_and_entropies
         (video tensors + mm_token_type_ids on every pass); DAPO loss with beta 0.01 (k3 KL); backward; step.
 
-Model FLOPs (MFU = FLOPs / step time / 989e12, the H100 SXM bf16 dense peak):
+Model FLOPs (MFU = FLOPs / step time / 989e12, the H100 and H200 SXM bf16 dense peak):
   LM    = k * (2*N_layers*T + 2*N_head*T_loss + 2*L*d*sum(T_i^2))    T: all tokens (video included), T_loss: tokens
           scored by the fused LM head, last term: causal attention (QK^T + AV, halved), k = 3 for forward+backward,
           1 for a forward. k = 3 is the usual 6*N*T convention: with LoRA the frozen weights' gradients are not
@@ -55,7 +55,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-H100_BF16_DENSE = 989e12
+HOPPER_BF16_DENSE = 989e12
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing_(en|dis)able.*deprecated")
 
 
@@ -95,7 +95,7 @@ def peak_gib() -> float | None:
 
 
 def mfu(flops: float, seconds: float):
-    return round(flops / seconds / H100_BF16_DENSE, 4) if CUDA else None
+    return round(flops / seconds / HOPPER_BF16_DENSE, 4) if CUDA else None
 
 
 def amp():
@@ -373,7 +373,7 @@ def report(res: dict, a, final: bool = True) -> None:
             lines.append(f"  RATIO ours / {what}, same run: " + json.dumps(res[key]))
     if "grpo_lora_gc" in res:
         lines.append("  GRPO lora+gc: " + json.dumps(res["grpo_lora_gc"]))
-    lines.append(f"  MFU = model FLOPs / time / {H100_BF16_DENSE / 1e12:.0f} TFLOP/s (H100 SXM bf16 dense); "
+    lines.append(f"  MFU = model FLOPs / time / {HOPPER_BF16_DENSE / 1e12:.0f} TFLOP/s (H100/H200 SXM bf16 dense); "
                  "formulas in the module docstring")
     text = "\n".join(lines)
     if final:
