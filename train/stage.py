@@ -16,13 +16,9 @@ import hashlib
 import json
 from pathlib import Path
 
+from train.pipeline import TINY_ARGS as TINY, TINY_FRAMES  # the embedded run's CPU-sized steps
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
-
-TINY = {"sft": {"frames": 4, "max_steps": 10, "effective_batch": 4, "per_device_batch": 4, "lr": 2e-3},
-        "grpo": {"frames": 4, "max_steps": 3, "num_generations": 4, "per_device_batch": 4, "effective_batch": 1,
-                 "max_completion_length": 32, "lr": 1e-4},
-        "eval": {"max_new_tokens": 32, "limit": 16}}
 
 
 def held_out(rl_jsonl: Path, out_dir: Path, fraction: float, seed: int,
@@ -45,7 +41,7 @@ def held_out(rl_jsonl: Path, out_dir: Path, fraction: float, seed: int,
 
 
 def _config(settings: Settings, params: dict | None) -> dict:
-    cfg = {"base": "", "mode": "sft+grpo", "launcher": "local", "eval_fraction": 0.25, "frames": [4, 8],
+    cfg = {"base": "", "mode": "sft+grpo", "launcher": "local", "eval_fraction": 0.25, "frames": list(TINY_FRAMES),
            "benchmarks": [], "retrain": False} | settings.section("train")
     return cfg | {k: v for k, v in (params or {}).items() if v not in (None, "")}
 
