@@ -6,12 +6,38 @@ import json
 import logging
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS
+
 log = logging.getLogger("videokr.train")
 CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class TrainParams:
+    """Options shared by train.sft and train.grpo; each module's subclass sets its paper defaults and adds its own."""
+    model: str
+    data: str
+    out: str
+    frames: int = MAX_FRAMES
+    max_video_tokens: int = MAX_VIDEO_TOKENS
+    lr: float = 1e-5
+    epochs: float = 1.0
+    effective_batch: int = 32
+    per_device_batch: int = 1
+    max_steps: int = -1
+    save_steps: int = 500
+    save_total_limit: int | None = 2
+    deepspeed: str | None = None
+    bf16: bool | None = None
+    gradient_checkpointing: bool = False
+    resume: bool = False
+    seed: int = 0
+    logging_steps: int = 1
 
 
 def load_model_and_processor(path: str, bf16: bool | None = None):

@@ -13,38 +13,24 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 
-from train.common import (cpu_deepspeed_state, deepspeed_config, distributed_info, export_manifest, grad_accum_for,
-                          last_checkpoint, load_model_and_processor, use_bf16, write_summary)
-from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS, load_jsonl, prompt_text
+from train.common import (TrainParams, cpu_deepspeed_state, deepspeed_config, distributed_info, export_manifest,
+                          grad_accum_for, last_checkpoint, load_model_and_processor, use_bf16, write_summary)
+from train.data import load_jsonl, prompt_text
 from train.rewards import trl_videokr_reward
 
 log = logging.getLogger("videokr.train")
 
 
 @dataclass
-class GRPOParams:
-    model: str
-    data: str
-    out: str
-    frames: int = MAX_FRAMES
-    max_video_tokens: int = MAX_VIDEO_TOKENS
+class GRPOParams(TrainParams):
     lr: float = 5e-6
-    epochs: float = 1.0
     num_generations: int = 8
     temperature: float = 1.0
     beta: float = 0.01
     max_completion_length: int = 2048
     effective_batch: int = 32          # prompts per optimizer step; each brings num_generations rollouts
     per_device_batch: int = 8          # rollouts per device per micro-batch; a multiple of num_generations helps
-    max_steps: int = -1
     save_steps: int = 200
-    save_total_limit: int | None = 2
-    deepspeed: str | None = None
-    bf16: bool | None = None
-    gradient_checkpointing: bool = False
-    resume: bool = False
-    seed: int = 0
-    logging_steps: int = 1
     record_generation_logps: bool = False
 
 

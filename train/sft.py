@@ -15,34 +15,15 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from train.common import (cpu_deepspeed_state, deepspeed_config, distributed_info, export_manifest, grad_accum_for,
-                          last_checkpoint, load_model_and_processor, use_bf16, write_summary)
-from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS
+from train.common import (TrainParams, cpu_deepspeed_state, deepspeed_config, distributed_info, export_manifest,
+                          grad_accum_for, last_checkpoint, load_model_and_processor, use_bf16, write_summary)
 
 log = logging.getLogger("videokr.train")
 
 
 @dataclass
-class SFTParams:
-    model: str
-    data: str
-    out: str
-    frames: int = MAX_FRAMES
-    max_video_tokens: int = MAX_VIDEO_TOKENS
-    lr: float = 1e-5
-    epochs: float = 1.0
-    effective_batch: int = 32
-    per_device_batch: int = 1
-    max_steps: int = -1
+class SFTParams(TrainParams):
     max_length: int | None = None
-    save_steps: int = 500
-    save_total_limit: int | None = 2
-    deepspeed: str | None = None
-    bf16: bool | None = None
-    gradient_checkpointing: bool = False
-    resume: bool = False
-    seed: int = 0
-    logging_steps: int = 1
     warmup: float = 0.03  # <1: fraction of steps, >=1: steps
     lr_scheduler: str = "cosine"
     weight_decay: float = 0.0
