@@ -6,7 +6,8 @@ import json
 import logging
 import math
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -120,6 +121,22 @@ def distributed_info(trainer) -> dict:
     """How the trainer actually ran: processes and the DeepSpeed ZeRO stage (None without DeepSpeed)."""
     plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
     return {"world_size": trainer.args.world_size, "zero_stage": plugin.zero_stage if plugin else None}
+
+
+def train_and_save(trainer, p: TrainParams, kind: str, started: float) -> dict:
+    """Train (from the last checkpoint when p.resume), save model and processor to p.out; the run summary's common
+    part (the caller adds its own keys and writes it)."""
+    resume = last_checkpoint(p.out) if p.resume else None
+    result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(p.out)
+    trainer.processing_class.save_pretrained(p.out)
+    history = trainer.state.log_history
+    manifest = export_manifest(p.data)
+    return {"kind": kind, "params": asdict(p), "resumed_from": resume, "global_step": trainer.state.global_step,
+            "train_loss": result.training_loss, "losses": [h["loss"] for h in history if "loss" in h],
+            "output_dir": p.out, "seconds": round(time.time() - started, 2), "manifest": manifest,
+            "snapshot_id": manifest.get("snapshot_id"), "examples": len(trainer.train_dataset),
+            **distributed_info(trainer)}
 
 
 def write_summary(out_dir: str | Path, summary: dict) -> Path:

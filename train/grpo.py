@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from train.common import (TrainParams, cpu_deepspeed_state, deepspeed_config, distributed_info, export_manifest,
-                          grad_accum_for, last_checkpoint, load_model_and_processor, use_bf16, write_summary)
+from train.common import (TrainParams, cpu_deepspeed_state, deepspeed_config, grad_accum_for, load_model_and_processor,
+                          train_and_save, use_bf16, write_summary)
 from train.data import load_jsonl, prompt_text
 from train.rewards import trl_videokr_reward
 
@@ -74,18 +74,8 @@ def build_trainer(p: GRPOParams, model=None, processor=None):
 def run(p: GRPOParams, model=None, processor=None) -> dict:
     started = time.time()
     trainer = build_trainer(p, model, processor)
-    resume = last_checkpoint(p.out) if p.resume else None
-    result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(p.out)
-    trainer.processing_class.save_pretrained(p.out)
-    history = trainer.state.log_history
-    manifest = export_manifest(p.data)
-    summary = {"kind": "grpo", "params": asdict(p), "resumed_from": resume, "global_step": trainer.state.global_step,
-               "train_loss": result.training_loss, "losses": [h["loss"] for h in history if "loss" in h],
-               "rewards": [h["reward"] for h in history if "reward" in h], "output_dir": p.out,
-               "seconds": round(time.time() - started, 2), "manifest": manifest,
-               "snapshot_id": manifest.get("snapshot_id"), "examples": len(trainer.train_dataset),
-               **distributed_info(trainer)}
+    summary = train_and_save(trainer, p, "grpo", started)
+    summary["rewards"] = [h["reward"] for h in trainer.state.log_history if "reward" in h]
     write_summary(p.out, summary)
     return summary
 

@@ -15,8 +15,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from train.common import (TrainParams, cpu_deepspeed_state, deepspeed_config, distributed_info, export_manifest,
-                          grad_accum_for, last_checkpoint, load_model_and_processor, use_bf16, write_summary)
+from train.common import (TrainParams, cpu_deepspeed_state, deepspeed_config, grad_accum_for, load_model_and_processor,
+                          train_and_save, use_bf16, write_summary)
 
 log = logging.getLogger("videokr.train")
 
@@ -81,17 +81,7 @@ def run(p: SFTParams, model=None, processor=None) -> dict:
     """Train; save the final model + processor to p.out; return (and write) a run summary."""
     started = time.time()
     trainer = build_trainer(p, model, processor)
-    resume = last_checkpoint(p.out) if p.resume else None
-    result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(p.out)
-    trainer.processing_class.save_pretrained(p.out)
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    manifest = export_manifest(p.data)
-    summary = {"kind": "sft", "params": asdict(p), "resumed_from": resume, "global_step": trainer.state.global_step,
-               "train_loss": result.training_loss, "losses": losses, "output_dir": p.out,
-               "skipped": trainer.data_collator.inner.skipped, "seconds": round(time.time() - started, 2),
-               "manifest": manifest, "snapshot_id": manifest.get("snapshot_id"),
-               "examples": len(trainer.train_dataset), **distributed_info(trainer)}
+    summary = train_and_save(trainer, p, "sft", started) | {"skipped": trainer.data_collator.inner.skipped}
     write_summary(p.out, summary)
     return summary
 
