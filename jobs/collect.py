@@ -49,13 +49,7 @@ def make_source(settings: Settings):
 
 def keywords(kp: dict, limit: int, extra: list[str] = ()) -> list[str]:
     """The bank's keywords (or the name), `limit` of them, then any model-proposed extras, without repeats."""
-    words = [k.strip() for k in (kp.get("keywords") or []) if k and k.strip()] or [kp["name"]]
-    seen, out = set(), []
-    for w in words[:limit] + list(extra):
-        if w.lower() not in seen:
-            seen.add(w.lower())
-            out.append(w)
-    return out
+    return keyword_expansion.unique(keyword_expansion.bank_keywords(kp)[:limit] + list(extra))
 
 
 def eligibility(meta: dict | None, max_duration_s: float) -> tuple[list[str], str]:
@@ -296,7 +290,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
             if backlog:
                 log.info("collect: %d found ids still need details", len(backlog))
                 c._details([b["video_id"] for b in backlog], {b["video_id"]: b for b in backlog})
-            extra = keyword_expansion.expand(settings, wh, r, kps, c.expand_max) if c.expand else {}
+            extra = keyword_expansion.expand(settings, wh, r, kps, c.expand_max, prev.values()) if c.expand else {}
             skipped = 0
             for i, kp in enumerate(kps):
                 if c.stop:

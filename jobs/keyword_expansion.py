@@ -2,8 +2,10 @@
 
 For each knowledge point the `generator` role proposes extra YouTube search keywords from its name, statement and
 the bank's keywords (prompt `jobs/prompts/expand_keywords.v1.md`). The model layer caches by content, so a resumed
-collect gets the same keywords for free and never repeats a finished query. A failed or malformed reply
-quarantines that knowledge point's expansion; its bank keywords are still searched.
+collect gets the same keywords for free and never repeats a finished query; a point whose proposed keywords are
+already in `search_queries` (an earlier run) is not asked again at all, so a daily resume over a large bank adds
+no calls or ledger rows. A failed or malformed reply quarantines that knowledge point's expansion; its bank
+keywords are still searched.
 """
 from __future__ import annotations
 
@@ -17,15 +19,35 @@ MAX_LEN = 80
 _SPACE = re.compile(r"\s+")
 
 
-def clean(words: list[str], known: list[str], limit: int) -> list[str]:
-    """Trim, collapse spaces, drop empties, over-long ones and repeats (case-insensitive, bank keywords included)."""
+def unique(words, known=()) -> list[str]:
+    """`words` without case-insensitive repeats, and without any of `known`."""
     seen, out = {k.strip().lower() for k in known}, []
     for w in words:
-        w = _SPACE.sub(" ", w).strip().strip('"')
-        if w and len(w) <= MAX_LEN and w.lower() not in seen:
+        if w.lower() not in seen:
             seen.add(w.lower())
             out.append(w)
-    return out[:limit]
+    return out
+
+
+def clean(words: list[str], known: list[str], limit: int) -> list[str]:
+    """Trim, collapse spaces, drop empties, over-long ones and repeats (case-insensitive, bank keywords included)."""
+    trimmed = (_SPACE.sub(" ", w).strip().strip('"') for w in words)
+    return unique([w for w in trimmed if w and len(w) <= MAX_LEN], known)[:limit]
+
+
+def bank_keywords(kp: dict) -> list[str]:
+    """The bank's keywords of a point, or its name when it has none."""
+    return [k.strip() for k in (kp.get("keywords") or []) if k and k.strip()] or [kp["name"]]
+
+
+def recorded(kps: list[dict], queries) -> dict[str, list[str]]:
+    """kp_id -> the keywords earlier runs searched beyond the bank's: proposals already paid for."""
+    bank = {kp["kp_id"]: {w.lower() for w in bank_keywords(kp)} for kp in kps}
+    out: dict[str, list[str]] = {}
+    for q in queries:
+        if q["kp_id"] in bank and q["keyword"].lower() not in bank[q["kp_id"]]:
+            out.setdefault(q["kp_id"], []).append(q["keyword"])
+    return out
 
 
 def build_request(kp: dict, prompt, limit: int) -> ChatRequest:
@@ -39,14 +61,16 @@ def build_request(kp: dict, prompt, limit: int) -> ChatRequest:
                                 "keywords": known, "max_keywords": limit})
 
 
-def expand(settings, wh, run, kps: list[dict], limit: int, offline_model=None) -> dict[str, list[str]]:
-    """kp_id -> up to `limit` new keywords, one cached model call per knowledge point."""
+def expand(settings, wh, run, kps: list[dict], limit: int, queries=(), offline_model=None) -> dict[str, list[str]]:
+    """kp_id -> up to `limit` new keywords: those earlier runs searched (from `queries`, the points' recorded
+    search_queries rows), else one cached model call per knowledge point."""
     from jobs.llm import ModelLayer
+    out = recorded(kps, queries)
+    kps = [kp for kp in kps if kp["kp_id"] not in out]
     if not kps or limit <= 0:
-        return {}
+        return out
     layer = ModelLayer(settings, wh, run.run_id, offline_model=offline_model)
     prompt = load_prompt("expand_keywords", settings=settings)
-    out: dict[str, list[str]] = {}
     try:
         for kp, res in zip(kps, layer.call_many([build_request(kp, prompt, limit) for kp in kps])):
             if res.parsed is None:

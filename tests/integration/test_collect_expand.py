@@ -47,6 +47,8 @@ def test_expanded_keywords_are_searched_once_and_cached(settings, wh, server):  
 
     s2, h2 = collect_run(settings, 0)                               # rerun: cache hit, nothing searched again
     assert fake.calls == 1 and h2.uris == [] and s2["skipped_done_queries"] == 3
+    # the searched proposals come from search_queries: no model call, not even a cache hit in the ledger
+    assert wh.query("SELECT count(*) n FROM llm_calls")["n"][0] == 1
 
 
 def test_malformed_expansion_is_quarantined_and_bank_keywords_still_searched(settings, wh, server):  # noqa: F811
