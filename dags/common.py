@@ -46,7 +46,7 @@ def triggering_subjects(context) -> list[str]:
 
 def record_failure(context) -> None:
     """Task failure callback: put the error in `runs`, also for failures outside the job (timeouts, kills)."""
-    from jobs.run_records import record_task_failure
+    from warehouse.runs import record_task_failure
     ti = context["ti"]
     record_task_failure(stage=ti.dag_id, task_id=ti.task_id, airflow_run_id=context["run_id"],
                         try_number=ti.try_number, error=repr(context.get("exception")))
@@ -117,7 +117,8 @@ def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: li
                 if phase:
                     params["phase"] = phase
                 summary = job(stage).run(subjects=subjects or None, params=params)
-                return {"run_id": summary.get("run_id"), "rows": summary.get("rows", {})}
+                return {"run_id": summary.get("run_id"), "rows": summary.get("rows", {}),
+                        "changed": summary.get("changed", True)}
 
             @task(task_id="run_stage", **extra)
             def run_stage(subjects: list[str], **context) -> dict:
@@ -131,6 +132,11 @@ def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: li
             @task(task_id="publish", outlets=out_assets)
             def publish(subjects: list[str], results, **context) -> dict:
                 runs = [r for r in ([results] if isinstance(results, dict) else list(results)) if r]
+                if runs and not any(r.get("changed", True) for r in runs):
+                    # a change-aware stage changed nothing: skipping emits no asset event, so the chain downstream
+                    # stays asleep (stages that do not report `changed` always publish)
+                    from airflow.sdk.exceptions import AirflowSkipException
+                    raise AirflowSkipException(f"{stage}: no rows changed; no asset event")
                 for a in out_assets:
                     context["outlet_events"][a].extra = {"subjects": subjects,
                                                          "run_ids": [r["run_id"] for r in runs]}

@@ -1,7 +1,7 @@
 """Collect stage: knowledge points -> keywords -> search (CC, captioned) -> video details -> videos.
 
 Writes `search_queries`, `search_hits`, `videos` and the quota ledger `api_usage`. Collection is quota-bound and
-spans days: every search costs units against a daily budget per API key (jobs/quota.py). The run stops cleanly
+spans days: every search costs units against a daily budget per API key (jobs/sources/quota.py). The run stops cleanly
 when the next call would exceed the budget or YouTube answers quotaExceeded; the next run resumes with the
 queries not yet done (a `partial` query continues from its saved page token) and never repeats a `done` one.
 Ids found but not yet detailed (e.g. the budget ran out between search and details) are detailed first next time.
@@ -12,7 +12,7 @@ first one (in bank order); later hits stay in `search_hits`.
 
 Writes are merges by natural key (incremental across days), checkpointed every `checkpoint_units` units so a
 crash loses at most that much ledger. Params: max_pages, keywords_per_kp, max_duration_s, checkpoint_units,
-expand_keywords (+ expand_keywords_max): extra keywords per point from the `generator` role (jobs/keyword_expansion.py).
+expand_keywords (+ expand_keywords_max): extra keywords per point from the `generator` role (jobs/kb/keywords.py).
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import hashlib
 import logging
 import time
 
-from jobs import keyword_expansion
-from jobs.quota import QuotaLedger, quota_config
+from jobs.kb import keywords as keyword_expansion
+from jobs.sources.quota import QuotaLedger, quota_config
 from jobs.sources.youtube import VIDEO_ID_RE, QuotaExceeded, YouTubeError, attribution
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
@@ -219,7 +219,7 @@ def reassign_owners(wh, run, where: str, args: list) -> int:
 
     Several knowledge points' searches can find one video (the 'natural selection' query finds a selection-sort
     video). With one candidate nothing changes; with several, the candidate whose name + statement is closest to
-    the video's title + description (MiniLM cosine, jobs/relevance.py) wins, ties broken by search rank then bank
+    the video's title + description (MiniLM cosine, jobs/screening/relevance.py) wins, ties broken by search rank then bank
     order. Returns how many videos changed owner.
     """
     cands = wh.query(f"""
@@ -235,7 +235,7 @@ def reassign_owners(wh, run, where: str, args: list) -> int:
     multi = {v: cs for v, cs in by_video.items() if len({c["kp_id"] for c in cs}) > 1}
     if not multi:
         return 0
-    from jobs.relevance import TextRelevance, kp_text
+    from jobs.screening.relevance import TextRelevance, kp_text
 
     rel = TextRelevance.load()
     videos = {r["video_id"]: r for r in wh.query(

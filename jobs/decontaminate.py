@@ -1,15 +1,15 @@
 """Decontaminate stage: find corpus videos that overlap evaluation benchmarks and record them in `contamination`.
 
-1. Benchmark registry -> `benchmark_items` (jobs/benchmarks.py: MMVU, VideoMMMU, generic JSON/JSONL manifests).
+1. Benchmark registry -> `benchmark_items` (jobs/dedup/benchmarks.py: MMVU, VideoMMMU, generic JSON/JSONL manifests).
 2. Benchmark videos available as files (the sample world's benchmark-like originals, or params["benchmark_videos"])
-   -> `benchmark_windows` via `jobs.frames.window_hashes_for(path)` (same window hashes as the corpus).
+   -> `benchmark_windows` via `jobs.media.windows.window_hashes_for(path)` (same window hashes as the corpus).
 3. Matching, scoped by subject:
    - YouTube id: videos.video_id in benchmark_items.youtube_ids (sql/queries/contamination_youtube.sql);
-   - near-duplicates: window_hashes vs benchmark_windows, banded Hamming join + sequence matching (jobs/neardup.py).
+   - near-duplicates: window_hashes vs benchmark_windows, banded Hamming join + sequence matching (jobs/dedup/neardup.py).
 Every candidate of a contaminated video is excluded by split and export.
 
 Params (also `[decontaminate]` in videokr.toml): t, k, tol_s, max_gap (NearDupParams), load_registry (default true),
-benchmark_sources (generic manifests, see jobs/benchmarks.py), benchmark_videos ([{benchmark, video_id, item_id, path}]).
+benchmark_sources (generic manifests, see jobs/dedup/benchmarks.py), benchmark_videos ([{benchmark, video_id, item_id, path}]).
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
-from jobs import benchmarks
-from jobs.neardup import NearDupParams, near_duplicates
-from jobs.youtube_ids import youtube_id, youtube_ids
+from jobs.dedup import benchmarks
+from jobs.dedup.neardup import NearDupParams, near_duplicates
+from jobs.dedup.youtube_ids import youtube_id, youtube_ids
 from videokr.settings import SQL_DIR, Settings
 from warehouse import Warehouse, stage_run
 
@@ -73,7 +73,7 @@ def load_benchmark_windows(settings: Settings, wh: Warehouse, run, params: dict)
     vids = benchmark_videos(settings, params)
     if not vids:
         return 0
-    from jobs.frames import window_hashes_for
+    from jobs.media.windows import window_hashes_for
     have = {(r["benchmark"], r["bench_video_id"], r["source_path"]) for r in wh.query(
         "SELECT DISTINCT benchmark, bench_video_id, source_path FROM benchmark_windows").to_dicts()}
     rows: list[dict] = []

@@ -11,6 +11,11 @@ changes nothing (stable candidate ids, cached/deterministic calls). Params (also
                     reads scene records instead)
     n_frames        frames per video (default: [llm.frames] count)
     captions_max_chars, max_answer_words
+    chunk_videos    videos per committed chunk (default 50): a crash loses at most one chunk's work
+
+Durable and incremental: each chunk of videos commits its candidates, ledger rows, quarantine rows and the videos'
+input fingerprints (video page, captions, frame instants, file sha256, model, prompt version, seeds, params) in one
+transaction; a rerun skips every video whose fingerprint is unchanged, before any decode or model call.
 """
 from __future__ import annotations
 
@@ -21,15 +26,18 @@ import re
 import polars as pl
 
 from jobs.prompts import load_prompt, render, seeds_block
-from jobs.prompts.messages import captions_text, page_data_blocks, user_content, video_frames
+from jobs.media.model_frames import load as load_frames, stored_timestamps
+from jobs.prompts.messages import captions_text, page_data_blocks, user_content
 from jobs.sources.base import SKILLS, ChatRequest, GeneratedQA, QAItem
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
+from warehouse.runs import fingerprint
 
 log = logging.getLogger("videokr.generate")
 
 LETTERS = "ABCDEFGHIJ"
-DEFAULTS = {"attach_frames": None, "n_frames": None, "captions_max_chars": 6000, "max_answer_words": 30}
+DEFAULTS = {"attach_frames": None, "n_frames": None, "captions_max_chars": 6000, "max_answer_words": 30,
+            "chunk_videos": 50}
 _OPTION = re.compile(r"^([A-J])\.\s+\S")
 
 
@@ -119,7 +127,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     p = {**DEFAULTS, **settings.section("generate"), **{k: v for k, v in (params or {}).items() if v is not None}}
     subjects = list(subjects or [])
     with Warehouse(settings) as wh, stage_run(wh, "generate", {"subjects": subjects}, p) as run:
-        layer = ModelLayer(settings, wh, run.run_id, offline_model=offline_model)
+        layer = ModelLayer(settings, run, run.run_id, offline_model=offline_model)
         attach = p["attach_frames"]
         if attach is None:
             attach = layer.cfg.role("generator").backend != "offline"
@@ -127,31 +135,74 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         prompt = load_prompt("generate_qa", settings=settings)
         seeds = seeds_block()
         videos = kept_videos(wh, subjects).to_dicts()
-        cues = captions_by_video(wh, [v["video_id"] for v in videos])
-        reqs, todo = [], []
-        for v in videos:
-            if v["kp_name"] is None:
-                run.quarantine(v["video_id"], "unknown_kp", f"screening kp_id {v['kp_id']} not in knowledge_points")
-                continue
-            parts: list[dict] = []
-            if attach:
-                try:
-                    parts = layer.frames_to_parts(video_frames(v["path"], n_frames))
-                except Exception as exc:  # noqa: BLE001 - a bad file is quarantined, the run goes on
-                    run.quarantine(v["video_id"], "frames_unreadable", f"{v['path']}: {exc}")
-                    continue
-            reqs.append(build_request(v, cues.get(v["video_id"], []), prompt, seeds, parts, n_frames,
-                                      int(p["captions_max_chars"])))
-            todo.append(v)
-        log.info("generate: %d kept videos in scope, %d requests", len(videos), len(reqs))
-        rows, done, n_bad = collect_items(run, todo, layer.call_many(reqs), prompt.id, int(p["max_answer_words"]))
-        write_candidates(wh, run, subjects, rows, done, [v["video_id"] for v in videos])
-        layer.flush()
+        ids = [v["video_id"] for v in videos]
+        cues = captions_by_video(wh, ids)
+        budget = layer.frame_budget(n_frames)
+        stamps = stored_timestamps(wh, ids, budget) if attach else {}
+        be = layer.backend("generator")
+        fixed = {"model": f"{be.kind}:{be.model}", "prompt": prompt.id, "seeds": seeds, "attach": attach,
+                 "n_frames": n_frames, **{k: p[k] for k in ("captions_max_chars", "max_answer_words")}}
+        shas = file_sha(wh, ids)
+        fps = {v["video_id"]: fingerprint(v, cues.get(v["video_id"], []), stamps.get(v["video_id"]),
+                                          shas.get(v["video_id"]), fixed) for v in videos}
+        have = run.fingerprints(ids)
+        todo = [v for v in videos if have.get(v["video_id"]) != fps[v["video_id"]]]
+        run.skipped = len(videos) - len(todo)
+        log.info("generate: %d kept videos in scope, %d unchanged (skipped), %d to generate",
+                 len(videos), run.skipped, len(todo))
+        rows, done, n_bad = [], [], 0
+        size = max(1, int(p["chunk_videos"]))
+        for i in range(0, len(todo), size):
+            with run.chunk():     # the chunk's candidates, ledger, quarantine and fingerprints: one transaction
+                c_rows, c_done, c_bad = generate_chunk(run, layer, todo[i:i + size], cues, prompt, seeds, attach,
+                                                       budget, stamps, fps, p)
+                layer.flush()
+            rows += c_rows
+            done += c_done
+            n_bad += c_bad
+            log.info("generate: %d/%d videos done, %d candidates", min(i + size, len(todo)), len(todo), len(rows))
+        drop_stale(wh, run, subjects, ids)
         per_skill = {s: sum(r["skill"] == s for r in rows) for s in SKILLS}
         log.info("generate: %d candidates from %d videos (%d invalid items) %s", len(rows), len(done), n_bad, per_skill)
         return {"run_id": run.run_id, "stage": "generate", "rows": dict(run.rows), "videos": len(videos),
+                "changed": any(run.rows.values()),
                 "videos_generated": len(done), "candidates": len(rows), "invalid_items": n_bad,
-                "per_skill": per_skill, "quarantined": len(run.quarantined)}
+                "per_skill": per_skill, "quarantined": len(run.quarantined), "skipped": run.skipped,
+                "cache_hits": layer.ledger.totals["cache_hits"]}
+
+
+def file_sha(wh, ids: list[str]) -> dict[str, str]:
+    """video_id -> sha256 of its file (video_files, written by the frames stage): the file's content enters the
+    fingerprint without reading the file."""
+    df = wh.query("SELECT video_id, sha256 FROM video_files WHERE video_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+    return dict(df.iter_rows())
+
+
+def generate_chunk(run, layer, videos: list[dict], cues: dict, prompt, seeds: str, attach: bool, budget, stamps: dict,
+                   fps: dict, p: dict) -> tuple[list[dict], list[str], int]:
+    """Generate for a few videos; write their candidates (replacing earlier ones) and mark them done. A video whose
+    call failed is not marked done (retried next run) and keeps its earlier candidates."""
+    reqs, sent, settled = [], [], {}
+    for v in videos:
+        if v["kp_name"] is None:
+            run.quarantine(v["video_id"], "unknown_kp", f"screening kp_id {v['kp_id']} not in knowledge_points")
+            settled[v["video_id"]] = (fps[v["video_id"]], v["subject_id"])
+            continue
+        parts: list[dict] = []
+        if attach:
+            try:
+                parts = layer.image_parts(load_frames(v["path"], budget, stamps.get(v["video_id"])))
+            except Exception as exc:  # noqa: BLE001 - a bad file is quarantined, the run goes on
+                run.quarantine(v["video_id"], "frames_unreadable", f"{v['path']}: {exc}")
+                continue
+        reqs.append(build_request(v, cues.get(v["video_id"], []), prompt, seeds, parts, budget.frames,
+                                  int(p["captions_max_chars"])))
+        sent.append(v)
+    rows, done, n_bad = collect_items(run, sent, layer.call_many(reqs), prompt.id, int(p["max_answer_words"]))
+    write_candidates(run, rows, done)
+    by_id = {v["video_id"]: v for v in sent}
+    run.mark_done(settled | {vid: (fps[vid], by_id[vid]["subject_id"]) for vid in done})
+    return rows, done, n_bad
 
 
 def collect_items(run, videos: list[dict], results, prompt_id: str, max_answer_words: int):
@@ -181,17 +232,24 @@ def collect_items(run, videos: list[dict], results, prompt_id: str, max_answer_w
     return list(rows.values()), done, n_bad
 
 
-def write_candidates(wh, run, subjects: list[str], rows: list[dict], done: list[str], kept: list[str]) -> None:
-    """Replace the candidates of the videos generated now; drop those of videos no longer kept.
+_CANDIDATE_SCHEMA = {"candidate_id": pl.Utf8, "video_id": pl.Utf8, "kp_id": pl.Utf8, "subject_id": pl.Utf8,
+                     "skill": pl.Utf8, "problem_type": pl.Utf8, "question": pl.Utf8, "options": pl.List(pl.Utf8),
+                     "answer": pl.Utf8, "think": pl.Utf8, "model": pl.Utf8, "prompt_version": pl.Utf8,
+                     "call_id": pl.Utf8}
 
-    Videos whose call failed keep their earlier candidates (a transient failure never erases data).
-    """
-    schema = {"candidate_id": pl.Utf8, "video_id": pl.Utf8, "kp_id": pl.Utf8, "subject_id": pl.Utf8,
-              "skill": pl.Utf8, "problem_type": pl.Utf8, "question": pl.Utf8, "options": pl.List(pl.Utf8),
-              "answer": pl.Utf8, "think": pl.Utf8, "model": pl.Utf8, "prompt_version": pl.Utf8, "call_id": pl.Utf8}
-    run.write("candidates", pl.DataFrame(rows, schema=schema), scope={"video_id": done})
+
+def write_candidates(run, rows: list[dict], done: list[str]) -> None:
+    """Replace the candidates of the videos generated now. Videos whose call failed keep their earlier candidates
+    (a transient failure never erases data)."""
+    run.write("candidates", pl.DataFrame(rows, schema=_CANDIDATE_SCHEMA), scope={"video_id": done})
+
+
+def drop_stale(wh, run, subjects: list[str], kept: list[str]) -> None:
+    """Drop the candidates (and fingerprints) of videos no longer kept."""
     have = wh.query("""SELECT DISTINCT video_id FROM candidates
                        WHERE ? OR subject_id IN (SELECT unnest(?::VARCHAR[]))""", [not subjects, subjects])
     stale = sorted(set(have["video_id"].to_list()) - set(kept))
     if stale:
-        run.write("candidates", pl.DataFrame(schema={"candidate_id": pl.Utf8}), scope={"video_id": stale})
+        with run.chunk():
+            run.write("candidates", pl.DataFrame(schema={"candidate_id": pl.Utf8}), scope={"video_id": stale})
+            run.write("item_fingerprints", [], scope={"stage": [run.stage], "item": stale})

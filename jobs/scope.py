@@ -11,7 +11,7 @@ class UnknownSubjects(ValueError):
 
 def known_subjects(settings: Settings, stage: str) -> list[str]:
     if stage == "knowledge_bank":  # the bank file, not the warehouse, defines the subjects of this stage
-        from jobs.knowledge_bank import flatten, load_bank
+        from jobs.kb.bank import flatten, load_bank
         return [r["subject_id"] for r in flatten(load_bank(settings.knowledge_bank))["subjects"]]
     with Warehouse(settings, read_only=True) as wh:
         return wh.query("SELECT subject_id FROM subjects ORDER BY position")["subject_id"].to_list()

@@ -20,10 +20,10 @@ import logging
 import time
 from pathlib import Path
 
-from jobs.relevance import DEFAULT_THRESHOLD
+from jobs.screening.relevance import DEFAULT_THRESHOLD
 from jobs.screening import checks as C
 from jobs.screening.captions import CaptionsError, parse_vtt
-from jobs.screening.media import sample_frames
+from jobs.media.model_frames import load as load_frames
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
 
@@ -142,31 +142,32 @@ class Screener:
         downloader = make_downloader(self.settings)
         self.media_dir.mkdir(parents=True, exist_ok=True)
         for batch in _batches(todo, self.batch):
-            downloads, caps, checks = [], [], []
-            for v in batch:
-                d = downloader.download(v["video_id"], self.media_dir)
-                status = "ok" if d.path else ("invalid_id" if (d.error or "").startswith("invalid_id") else "failed")
-                downloads.append({"video_id": v["video_id"], "subject_id": v["subject_id"],
-                                  "path": str(d.path) if d.path else None,
-                                  "captions_path": str(d.captions_path) if d.captions_path else None,
-                                  "bytes": d.path.stat().st_size if d.path and d.path.exists() else None,
-                                  "status": status, "error": d.error, "downloader": getattr(downloader, "name", None)})
-                if not d.path:
-                    self.run.quarantine(item=v["video_id"], reason=f"download_{status}", detail=d.error or "")
-                if d.captions_path:
-                    try:
-                        cues = parse_vtt(Path(d.captions_path).read_text(encoding="utf-8", errors="replace"))
-                        caps += [c | {"video_id": v["video_id"], "subject_id": v["subject_id"]} for c in cues]
-                    except (CaptionsError, OSError) as exc:
-                        self.run.quarantine(item=str(d.captions_path), reason="bad_captions", detail=str(exc))
-                check, _ = C.media(v | {"download_error": d.error}, str(d.path) if d.path else None, 1)
-                if d.path and not check["passed"]:
-                    self.run.quarantine(item=str(d.path), reason="corrupt_media", detail=check["detail"])
-                checks.append(check)
-            self.run.write("downloads", downloads)
-            self.run.write("captions", caps, scope={"video_id": [v["video_id"] for v in batch]})
-            self.run.write("screening_checks", checks)
-            self._count("downloaded", sum(1 for d in downloads if d["path"]))
+            with self.run.chunk():    # the batch's downloads, captions, checks and quarantine rows: one commit
+                downloads, caps, checks = [], [], []
+                for v in batch:
+                    d = downloader.download(v["video_id"], self.media_dir)
+                    status = "ok" if d.path else ("invalid_id" if (d.error or "").startswith("invalid_id") else "failed")
+                    downloads.append({"video_id": v["video_id"], "subject_id": v["subject_id"],
+                                      "path": str(d.path) if d.path else None,
+                                      "captions_path": str(d.captions_path) if d.captions_path else None,
+                                      "bytes": d.path.stat().st_size if d.path and d.path.exists() else None,
+                                      "status": status, "error": d.error, "downloader": getattr(downloader, "name", None)})
+                    if not d.path:
+                        self.run.quarantine(item=v["video_id"], reason=f"download_{status}", detail=d.error or "")
+                    if d.captions_path:
+                        try:
+                            cues = parse_vtt(Path(d.captions_path).read_text(encoding="utf-8", errors="replace"))
+                            caps += [c | {"video_id": v["video_id"], "subject_id": v["subject_id"]} for c in cues]
+                        except (CaptionsError, OSError) as exc:
+                            self.run.quarantine(item=str(d.captions_path), reason="bad_captions", detail=str(exc))
+                    check, _ = C.media(v | {"download_error": d.error}, str(d.path) if d.path else None, 1)
+                    if d.path and not check["passed"]:
+                        self.run.quarantine(item=str(d.path), reason="corrupt_media", detail=check["detail"])
+                    checks.append(check)
+                self.run.write("downloads", downloads)
+                self.run.write("captions", caps, scope={"video_id": [v["video_id"] for v in batch]})
+                self.run.write("screening_checks", checks)
+                self._count("downloaded", sum(1 for d in downloads if d["path"]))
             log.info("screen/download: %d/%d videos", self.counts.get("downloaded", 0), len(todo))
 
     def moderate(self, videos):
@@ -179,7 +180,7 @@ class Screener:
             rows = []
             for v in batch:
                 try:
-                    _, frames = sample_frames(v["path"], self.frames_moderation)
+                    frames = C.moderation_frames(v["path"], self.frames_moderation)
                 except Exception as exc:  # noqa: BLE001 - the media check passed; frames are a bonus here
                     log.warning("%s: frames for moderation failed: %s", v["video_id"], exc)
                     frames = []
@@ -190,7 +191,7 @@ class Screener:
     def relevance(self, videos):
         text_todo = self._todo(videos, "text_relevance")
         if text_todo:
-            from jobs.relevance import TextRelevance
+            from jobs.screening.relevance import TextRelevance
             rel = TextRelevance.load()
             for batch in _batches(text_todo, self.batch):
                 caps = self._captions([v["video_id"] for v in batch])
@@ -227,7 +228,7 @@ class Screener:
                 frames, ready = {}, []
                 for v in batch:
                     try:
-                        frames[v["video_id"]] = sample_frames(v["path"], self.frames_visual)[1]
+                        frames[v["video_id"]] = load_frames(v["path"], layer.frame_budget(self.frames_visual))
                         ready.append(v)
                     except Exception as exc:  # noqa: BLE001
                         log.warning("%s: frames for the relevance judge failed: %s", v["video_id"], exc)

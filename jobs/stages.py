@@ -9,7 +9,8 @@ import importlib.util
 
 ORDER = ("knowledge_bank", "collect", "screen", "frames", "generate", "verify",
          "decontaminate", "split", "export", "train", "evaluate")
-MODULES = {name: f"jobs.{name}" for name in ORDER} | {"train": "train.stage", "evaluate": "train.evaluate_stage"}
+MODULES = {name: f"jobs.{name}" for name in ORDER} | {"train": "train.stage", "evaluate": "train.evaluate_stage",
+                                                   "maintenance": "jobs.maintenance"}  # upkeep: not in the chain
 
 
 def registered() -> list[str]:

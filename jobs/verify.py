@@ -12,7 +12,11 @@ A check whose model calls failed is written with passed = NULL (outcome 'error' 
 candidate is not verified; a rerun retries it. Params (also `[verify]` in videokr.toml): k, threshold, n, m,
 temperature, oe_extra_words (extra words an open-ended answer may add, see open_match), cascade (skip later
 checks once one fails, to save calls; default off so every candidate gets all three rows), attach_frames,
-n_frames, chunk_videos.
+n_frames, chunk_videos (videos per committed chunk).
+
+Durable and incremental: each chunk of videos commits its candidates' checks, verified rows, ledger rows, quarantine
+rows and the candidates' input fingerprints in one transaction; a rerun skips every candidate whose fingerprint
+(candidate row, page text, captions, file, judging models, prompt versions, params) is unchanged.
 """
 from __future__ import annotations
 
@@ -24,11 +28,12 @@ import re
 import polars as pl
 
 from jobs.prompts import load_prompt
-from jobs.prompts.messages import (captions_text, middle_frame, page_data_blocks, question_block, user_content,
-                                   video_frames)
+from jobs.media.model_frames import load as load_frames, stored_timestamps
+from jobs.prompts.messages import captions_text, page_data_blocks, question_block, user_content
 from jobs.sources.base import ChatRequest, CoTVerdict, SolverAnswer
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
+from warehouse.runs import fingerprint
 
 log = logging.getLogger("videokr.verify")
 
@@ -208,51 +213,128 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         raise ValueError(f"verify: need k >= 1, 0 < threshold <= 1, 1 <= m <= n; got {p}")
     subjects = list(subjects or [])
     with Warehouse(settings) as wh, stage_run(wh, "verify", {"subjects": subjects}, p) as run:
-        layer = ModelLayer(settings, wh, run.run_id, offline_model=offline_model)
+        layer = ModelLayer(settings, run, run.run_id, offline_model=offline_model)
         prompts = {t: load_prompt(t, settings=settings) for t in ("solve", "validate_cot")}
         attach = p["attach_frames"]
         if attach is None:
             attach = any(layer.cfg.role(r).backend != "offline" for r in ("solver", "blind_solver", "cot_validator"))
         n_frames = int(p["n_frames"] or layer.cfg.frames["count"])
         cands = load_candidates(wh, subjects)
+        todo = changed_candidates(wh, run, layer, cands, prompts, p, attach, n_frames)
         by_video: dict[str, list[dict]] = {}
-        for c in cands:
+        for c in todo:
             by_video.setdefault(c["video_id"], []).append(c)
         vids = list(by_video)
-        rows: list[dict] = []
+        log.info("verify: %d candidates in scope, %d unchanged (skipped), %d to check in %d videos",
+                 len(cands), run.skipped, len(todo), len(vids))
+        n_rows = 0
         for i in range(0, len(vids), p["chunk_videos"]):
             chunk = {v: by_video[v] for v in vids[i:i + p["chunk_videos"]]}
-            rows += verify_chunk(run, layer, prompts, chunk, captions_by_video(wh, list(chunk)), p, attach, n_frames)
-            log.info("verify: %d/%d videos, %d check rows", min(i + p["chunk_videos"], len(vids)), len(vids), len(rows))
-        scope = {"subject_id": subjects} if subjects else {}
-        run.write("checks", pl.DataFrame(rows, schema=CHECK_SCHEMA), scope=scope)
-        verified = passing(cands, rows)
-        keep = [c for c in cands if c["candidate_id"] in verified]
-        cols = ["candidate_id", "video_id", "kp_id", "subject_id", "skill", "problem_type", "question", "options",
-                "answer", "think", "model", "prompt_version", "call_id"]
-        run.write("verified_qa", pl.DataFrame([{k: c[k] for k in cols} for c in keep],
-                                              schema={k: CAND_SCHEMA[k] for k in cols}), scope=scope)
-        layer.flush()
-        summary = {name: {"passed": sum(r["passed"] is True for r in rows if r["check_name"] == name),
-                          "failed": sum(r["passed"] is False for r in rows if r["check_name"] == name),
-                          "error": sum(r["passed"] is None for r in rows if r["check_name"] == name)}
-                   for name in CHECKS}
-        log.info("verify: %d candidates, %d verified; %s", len(cands), len(keep), summary)
+            with run.chunk():     # checks, verified_qa, ledger, quarantine and fingerprints of the chunk: one commit
+                rows = verify_chunk(run, layer, prompts, chunk, captions_by_video(wh, list(chunk)), p, attach,
+                                    n_frames)
+                write_results(run, [c for cs in chunk.values() for c in cs], rows)
+                layer.flush()
+            n_rows += len(rows)
+            log.info("verify: %d/%d videos, %d check rows", min(i + p["chunk_videos"], len(vids)), len(vids), n_rows)
+        drop_stale(wh, run, subjects, {c["candidate_id"] for c in cands})
+        summary, verified = totals(wh, subjects)
+        log.info("verify: %d candidates, %d verified; %s", len(cands), verified, summary)
         return {"run_id": run.run_id, "stage": "verify", "rows": dict(run.rows), "candidates": len(cands),
-                "verified": len(keep), "checks": summary, "params": {k: p[k] for k in ("k", "threshold", "n", "m")}}
+                "changed": any(run.rows.values()),
+                "verified": verified, "checks": summary, "params": {k: p[k] for k in ("k", "threshold", "n", "m")},
+                "skipped": run.skipped, "cache_hits": layer.ledger.totals["cache_hits"]}
+
+
+_VERIFIED_COLS = ["candidate_id", "video_id", "kp_id", "subject_id", "skill", "problem_type", "question", "options",
+                  "answer", "think", "model", "prompt_version", "call_id"]
+
+
+def changed_candidates(wh, run, layer, cands: list[dict], prompts: dict, p: dict, attach: bool,
+                       n_frames: int) -> list[dict]:
+    """The candidates whose inputs changed since their checks were committed (all of them on a first run): the
+    candidate row, its video's page text, captions and file, the judging models, prompt versions and params."""
+    from jobs.generate import captions_by_video, file_sha
+    ids = sorted({c["video_id"] for c in cands})
+    cues, shas = captions_by_video(wh, ids), file_sha(wh, ids)
+    models = {r: f"{layer.backend(r).kind}:{layer.backend(r).model}" for r in ("solver", "blind_solver",
+                                                                              "cot_validator")}
+    fixed = {"models": models, "prompts": {k: v.id for k, v in prompts.items()}, "attach": attach,
+             "n_frames": n_frames, **{k: p[k] for k in ("k", "threshold", "n", "m", "temperature", "oe_extra_words",
+                                                         "cascade")}}
+    for c in cands:
+        c["_fp"] = fingerprint({k: v for k, v in c.items() if k != "run_id"}, cues.get(c["video_id"], []),
+                               shas.get(c["video_id"]), fixed)
+    have = run.fingerprints([c["candidate_id"] for c in cands])
+    todo = [c for c in cands if have.get(c["candidate_id"]) != c["_fp"]]
+    run.skipped = len(cands) - len(todo)
+    return todo
+
+
+def write_results(run, cands: list[dict], rows: list[dict]) -> None:
+    """Replace these candidates' checks and verified rows; mark done the candidates whose checks all decided (a
+    check whose calls failed is retried next run)."""
+    ids = [c["candidate_id"] for c in cands]
+    run.write("checks", pl.DataFrame(rows, schema=CHECK_SCHEMA), scope={"candidate_id": ids})
+    verified = passing(cands, rows)
+    keep = [c for c in cands if c["candidate_id"] in verified]
+    run.write("verified_qa", pl.DataFrame([{k: c[k] for k in _VERIFIED_COLS} | rationale_lengths(c["think"])
+                                           for c in keep],
+                                          schema={k: CAND_SCHEMA[k] for k in _VERIFIED_COLS}
+                                          | {"think_words": pl.Int32, "think_steps": pl.Int32}),
+              scope={"candidate_id": ids})
+    undecided = {r["candidate_id"] for r in rows if r["passed"] is None}
+    run.mark_done({c["candidate_id"]: (c["_fp"], c["subject_id"]) for c in cands
+                   if c["candidate_id"] not in undecided})
+
+
+def rationale_lengths(think: str | None) -> dict[str, int]:
+    """Words and non-blank lines of a rationale, computed once at write time (as v_dataset_examples defines them)."""
+    text = think or ""
+    return {"think_words": len(re.split(r"\s+", text.strip(" "))),   # SQL trim() strips spaces only
+            "think_steps": sum(1 for line in text.split("\n") if line.strip(" "))}
+
+
+def drop_stale(wh, run, subjects: list[str], current: set[str]) -> None:
+    """Drop checks, verified rows and fingerprints of candidates that no longer exist (in scope)."""
+    have = wh.query("""SELECT DISTINCT candidate_id FROM checks WHERE ? OR subject_id IN (SELECT unnest(?::VARCHAR[]))
+                       UNION SELECT candidate_id FROM verified_qa
+                       WHERE ? OR subject_id IN (SELECT unnest(?::VARCHAR[]))""",
+                    [not subjects, subjects, not subjects, subjects])
+    stale = sorted(set(have["candidate_id"].to_list()) - current)
+    if stale:
+        with run.chunk():
+            for table in ("checks", "verified_qa"):
+                run.write(table, [], scope={"candidate_id": stale})
+            run.write("item_fingerprints", [], scope={"stage": [run.stage], "item": stale})
+
+
+def totals(wh, subjects: list[str]) -> tuple[dict, int]:
+    """Per check: passed / failed / error counts in scope, and the verified count (the warehouse's state)."""
+    args = [not subjects, subjects]
+    df = wh.query("""SELECT check_name, count(*) FILTER (WHERE passed) AS passed,
+                            count(*) FILTER (WHERE NOT passed) AS failed, count(*) FILTER (WHERE passed IS NULL) AS error
+                     FROM checks WHERE ? OR subject_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1""", args)
+    got = {r["check_name"]: {k: int(r[k]) for k in ("passed", "failed", "error")} for r in df.to_dicts()}
+    summary = {name: got.get(name, {"passed": 0, "failed": 0, "error": 0}) for name in CHECKS}
+    verified = wh.query("SELECT count(*) FROM verified_qa WHERE ? OR subject_id IN (SELECT unnest(?::VARCHAR[]))",
+                        args).item()
+    return summary, int(verified)
 
 
 def verify_chunk(run, layer, prompts, chunk: dict[str, list[dict]], cues: dict, p: dict, attach: bool,
                  n_frames: int) -> list[dict]:
     """All check rows for the candidates of a few videos (frames decoded once per video)."""
     parts: dict[str, tuple[list, list]] = {}
+    budget = layer.frame_budget(n_frames)
+    stamps = stored_timestamps(run.wh, list(chunk), budget) if attach else {}
     for vid, cs in list(chunk.items()):
         if not attach:
             parts[vid] = ([], [])
             continue
         try:
-            frames = video_frames(cs[0]["path"], n_frames)
-            parts[vid] = (layer.frames_to_parts(frames), layer.frames_to_parts(middle_frame(frames)))
+            clip = load_frames(cs[0]["path"], budget, stamps.get(vid))
+            parts[vid] = (layer.image_parts(clip), layer.image_parts(clip.one()))
         except Exception as exc:  # noqa: BLE001 - quarantined, the run goes on
             run.quarantine(vid, "frames_unreadable", f"{cs[0]['path']}: {exc}")
             del chunk[vid]

@@ -11,7 +11,7 @@ import logging
 
 import torch
 
-from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS, VideoDecodeError, example_from_row, frames_for, \
+from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS, VideoDecodeError, example_from_row, example_stamps, frames_for, \
     prompt_messages, target_text, video_inputs
 
 log = logging.getLogger("videokr.train")
@@ -43,7 +43,8 @@ class VideoSFTCollator:
 
     def encode(self, row: dict) -> dict:
         ex = example_from_row(row)
-        frames = frames_for(self.processor, ex.video_path, self.n_frames, self.max_video_tokens)
+        frames = frames_for(self.processor, ex.video_path, self.n_frames, self.max_video_tokens,
+                            example_stamps(ex, self.n_frames))
         prompt, response = split_template(self.processor, prompt_messages(ex), target_text(ex))
         enc = video_inputs(self.processor, [prompt], [frames])
         prompt_ids = enc["input_ids"][0]

@@ -143,23 +143,3 @@ def write_summary(out_dir: str | Path, summary: dict) -> Path:
     path = Path(out_dir) / "videokr_run.json"
     path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
     return path
-
-
-def cli_main(prog: str, doc: str, params_cls, run, argv: list[str] | None = None) -> dict:
-    """The shared `python -m train.sft|train.grpo` entry point: flags from the params dataclass, run, optionally
-    record a train_runs row, print a one-line summary."""
-    import argparse
-
-    from train.sft import add_args
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    ap = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
-    add_args(ap, params_cls("", "", ""))
-    ap.add_argument("--record", action="store_true", help="write a train_runs row to the warehouse (VIDEOKR_HOME)")
-    args = vars(ap.parse_args(argv))
-    record = args.pop("record")
-    summary = run(params_cls(**args))
-    if record:
-        from train.records import record_train_run
-        summary["recorded"] = record_train_run(summary)
-    print(json.dumps({k: summary[k] for k in ("kind", "global_step", "train_loss", "output_dir")}))
-    return summary

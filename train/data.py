@@ -1,47 +1,25 @@
-"""VideoKR JSONL records, prompts, and video frames decoded here with PyAV under a frame and token budget.
+"""VideoKR JSONL records, prompts, and the video frames a model trains and is evaluated on.
 
 Records (the released VideoKR shape): problem_id, problem_type ("multiple choice" | "open-ended"), question,
 options (["A. ...", ...]), solution ("<answer>B</answer>"), think (SFT file only), video_path (absolute, or relative
-to the JSONL file). Frames are sampled uniformly over the video, at most `MAX_FRAMES`, and resized so the whole
-video costs at most `MAX_VIDEO_TOKENS` visual tokens for the model's patch/merge sizes (the paper: 128 frames,
-4,096 video tokens), so the processor never resizes or resamples again.
+to the JSONL file), frame_budget and frame_timestamps (the instants the pipeline's checks saw). Frames come from
+jobs.media.model_frames (the one path every model's frames take): at most `MAX_FRAMES`, resized so the whole video
+costs at most `MAX_VIDEO_TOKENS` visual tokens for the model's patch/merge sizes (the paper: 128 frames, 4,096 video
+tokens), so the processor never resizes or resamples again.
 """
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
+from jobs.media.model_frames import (CACHE_VIDEOS, MAX_FRAMES, MAX_VIDEO_TOKENS, Budget, ModelFrames, VideoError,
+                                      load_cached)
+from jobs.prompts import instruction as export_prompt
 
-from jobs import instruction as export_prompt
-
-MAX_FRAMES = 128
-MAX_VIDEO_TOKENS = 4096
-SEEK_ABOVE_S = 60.0  # longer videos are read by seeking to each sampled time instead of decoding everything
-FRAME_CACHE_SIZE = 8  # decoded videos kept per process by frames_for: up to ~19 MB each at 4,096 video tokens
-
-
-
-class VideoDecodeError(RuntimeError):
-    """A video that cannot be opened or holds no decodable frames; the message names the file and the reason."""
-
-
-@dataclass
-class Frames:
-    """Decoded RGB frames (T, H, W, 3 uint8) with the metadata processors need for timestamps and fps."""
-    array: np.ndarray
-    fps: float
-    total_num_frames: int
-    frames_indices: list[int]
-    duration_s: float
-
-    def metadata(self) -> dict:
-        t, h, w = self.array.shape[:3]
-        return {"fps": self.fps, "total_num_frames": self.total_num_frames, "frames_indices": self.frames_indices,
-                "width": w, "height": h, "duration": self.duration_s}
+FRAME_CACHE_SIZE = CACHE_VIDEOS  # decoded videos kept per process by frames_for
+VideoDecodeError = VideoError     # a video that cannot be opened or holds no decodable frames (names file and reason)
+Frames = ModelFrames
 
 
 @dataclass
@@ -83,7 +61,7 @@ def example_from_row(row: dict, base: Path | None = None) -> Example:
 
 
 def prompt_text(ex: Example) -> str:
-    """The user text after the video: the export's own instruction format (jobs.instruction), so a model trained
+    """The user text after the video: the export's own instruction format (jobs.prompts.instruction), so a model trained
     here sees exactly the prompts of the LLaMA-Factory / verl / TRL exports."""
     return export_prompt.prompt_text(ex.question, ex.problem_type, ex.options)
 
@@ -105,100 +83,21 @@ def vision_geometry(processor) -> tuple[int, int]:
     return int(patch * merge), int(getattr(vp, "temporal_patch_size", 2) or 2)
 
 
-def frame_size(height: int, width: int, n_frames: int, factor: int = 28, temporal_patch: int = 2,
-               max_video_tokens: int = MAX_VIDEO_TOKENS) -> tuple[int, int]:
-    """Resize target (multiples of `factor`, aspect kept) so `n_frames` frames cost <= `max_video_tokens` tokens.
-
-    A video costs ceil(T / temporal_patch) * (h / factor) * (w / factor) tokens, so the per-frame pixel budget is
-    max_video_tokens / ceil(T / temporal_patch) * factor**2.
-    """
-    groups = math.ceil(n_frames / temporal_patch)
-    max_pixels = max(factor * factor, (max_video_tokens // groups) * factor * factor)
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
-    if h * w > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        h = max(factor, math.floor(height / beta / factor) * factor)
-        w = max(factor, math.floor(width / beta / factor) * factor)
-    return h, w
-
-
-def _open(path: str):
-    import av
-    if not Path(path).is_file():
-        raise VideoDecodeError(f"{path}: video file not found")
-    try:
-        container = av.open(path)
-        stream = container.streams.video[0]
-    except (av.FFmpegError, IndexError, OSError) as exc:
-        raise VideoDecodeError(f"{path}: cannot open video ({type(exc).__name__}: {exc})") from exc
-    return container, stream
-
-
-def decode_frames(path: str, n_frames: int = MAX_FRAMES, factor: int = 28, temporal_patch: int = 2,
-                  max_video_tokens: int = MAX_VIDEO_TOKENS) -> Frames:
-    """`n_frames` (<= MAX_FRAMES) RGB frames uniformly over the video, resized to the token budget."""
-    import av
-    n_frames = max(1, min(int(n_frames), MAX_FRAMES))
-    container, stream = _open(path)
-    try:
-        fps = float(stream.average_rate or stream.guessed_rate or 25.0)
-        tb = float(stream.time_base)
-        duration = (stream.duration * tb) if stream.duration else (container.duration or 0) / 1e6
-        if duration <= 0 and stream.frames:
-            duration = stream.frames / fps
-        targets = [duration * (i + 0.5) / n_frames for i in range(n_frames)]
-        h0, w0 = stream.codec_context.height, stream.codec_context.width
-        n_stream = int(stream.frames or 0)  # read while open: PyAV >= 19 refuses stream access after close
-        h, w = frame_size(h0, w0, n_frames, factor, temporal_patch, max_video_tokens)
-        stream.thread_type = "AUTO"
-        picked: list[tuple[float, np.ndarray]] = []
-        if duration > SEEK_ABOVE_S:
-            for t in targets:
-                container.seek(int(t / tb), stream=stream, backward=True)
-                for frame in container.decode(stream):
-                    if frame.time is not None and frame.time + 0.5 / fps >= t:
-                        picked.append((frame.time, frame.to_ndarray(format="rgb24", width=w, height=h)))
-                        break
-        else:
-            i = 0
-            last = None
-            for frame in container.decode(stream):
-                ft = frame.time or 0.0
-                last = frame
-                while i < len(targets) and ft + 0.5 / fps >= targets[i]:
-                    picked.append((ft, frame.to_ndarray(format="rgb24", width=w, height=h)))
-                    i += 1
-                if i >= len(targets):
-                    break
-            while last is not None and i < len(targets):  # duration overestimated: repeat the last frame
-                picked.append((last.time or 0.0, last.to_ndarray(format="rgb24", width=w, height=h)))
-                i += 1
-    except av.FFmpegError as exc:
-        raise VideoDecodeError(f"{path}: decode failed ({type(exc).__name__}: {exc})") from exc
-    finally:
-        container.close()
-    if not picked:
-        raise VideoDecodeError(f"{path}: no decodable frames")
-    total = n_stream or max(1, round(duration * fps))
-    indices = [min(total - 1, int(round(t * fps))) for t, _ in picked]
-    return Frames(np.stack([a for _, a in picked]), fps, total, indices, float(duration))
-
-
-def frames_for(processor, path: str, n_frames: int = MAX_FRAMES, max_video_tokens: int = MAX_VIDEO_TOKENS) -> Frames:
-    """Frames for `processor`'s geometry. Repeated calls for an unchanged file return the same decoded frames (shared:
-    do not modify them), so epochs and the several questions of a video decode it once per process."""
+def frames_for(processor, path: str, n_frames: int = MAX_FRAMES, max_video_tokens: int = MAX_VIDEO_TOKENS,
+               stamps: list[float] | None = None) -> ModelFrames:
+    """The model frames (jobs.media.model_frames) of `path` for `processor`'s geometry and this frame and token
+    budget, at `stamps` when the export row carries them. Repeated calls for an unchanged file return the same
+    decoded frames (shared: do not modify them), so epochs and the several questions of a video decode it once."""
     factor, tp = vision_geometry(processor)
-    try:
-        stamp = Path(path).stat().st_mtime_ns
-    except OSError:
-        return decode_frames(path, n_frames, factor, tp, max_video_tokens)  # raises VideoDecodeError
-    return _decode_cached(str(path), stamp, n_frames, factor, tp, max_video_tokens)
+    budget = Budget(frames=max(1, min(int(n_frames), MAX_FRAMES)), max_video_tokens=max_video_tokens, factor=factor,
+                    temporal_patch=tp)
+    return load_cached(path, budget, stamps)
 
 
-@lru_cache(maxsize=FRAME_CACHE_SIZE)
-def _decode_cached(path: str, stamp: int, n_frames: int, factor: int, tp: int, max_video_tokens: int) -> Frames:
-    return decode_frames(path, n_frames, factor, tp, max_video_tokens)
+def example_stamps(ex: "Example", n_frames: int) -> list[float] | None:
+    """The frame instants an export row carries for this frame budget (`frame_budget`, `frame_timestamps`)."""
+    stamps = ex.extra.get("frame_timestamps")
+    return list(stamps) if stamps and int(ex.extra.get("frame_budget") or 0) == int(n_frames) else None
 
 
 def video_inputs(processor, texts: list[str], frames: list[Frames]) -> dict:

@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 
 from train.common import export_manifest, file_sha256, load_model_and_processor
-from train.data import VideoDecodeError, frames_for, prompt_messages, video_inputs
+from train.data import VideoDecodeError, example_stamps, frames_for, prompt_messages, video_inputs
 from train.eval_sets import EvalItem, load_eval_set
 from train.rewards import extract_answer, format_reward, rouge_f1
 
@@ -66,7 +66,8 @@ def generate(model, processor, items: list[EvalItem], n_frames: int, max_new_tok
     texts, frames, keep = [], [], []
     for i, it in enumerate(items):
         try:
-            frames.append(frames_for(processor, it.video_path, n_frames, max_video_tokens))
+            frames.append(frames_for(processor, it.video_path, n_frames, max_video_tokens,
+                                     example_stamps(it.example(), n_frames)))
         except VideoDecodeError as exc:
             log.error("eval: %s: %s", it.item_id, exc)
             continue

@@ -56,7 +56,9 @@ def rl_dataset(path: str):
     rows = []
     for ex in load_jsonl(path):
         rows.append({"prompt": [{"role": "user", "content": prompt_text(ex)}], "video_path": ex.video_path,
-                     "solution": ex.solution, "problem_type": ex.problem_type, "problem_id": ex.problem_id})
+                     "solution": ex.solution, "problem_type": ex.problem_type, "problem_id": ex.problem_id,
+                     "frame_budget": int(ex.extra.get("frame_budget") or 0),
+                     "frame_timestamps": [float(t) for t in ex.extra.get("frame_timestamps") or []]})
     if not rows:
         raise ValueError(f"{path}: no examples")
     return Dataset.from_list(rows)
@@ -81,7 +83,7 @@ def run(p: GRPOParams, model=None, processor=None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from train.common import cli_main
+    from train.cli import cli_main
     return cli_main("python -m train.grpo", __doc__, GRPOParams, run, argv)
 
 

@@ -8,11 +8,10 @@ batch 32, AdamW, bf16 on GPU. Checkpoints every `save_steps`; `--resume` continu
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from train.common import (TrainParams, cpu_deepspeed_state, deepspeed_config, grad_accum_for, load_model_and_processor,
@@ -86,22 +85,8 @@ def run(p: SFTParams, model=None, processor=None) -> dict:
     return summary
 
 
-def add_args(ap: argparse.ArgumentParser, defaults) -> None:
-    for name, value in asdict(defaults).items():
-        flag = "--" + name.replace("_", "-")
-        if name in ("model", "data", "out"):
-            ap.add_argument(flag, required=True)
-        elif isinstance(value, bool) or name in ("bf16",):
-            ap.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
-        else:
-            kind = type(value) if value is not None else str
-            if name in ("max_length", "save_total_limit"):
-                kind = int
-            ap.add_argument(flag, type=kind, default=value)
-
-
 def main(argv: list[str] | None = None) -> dict:
-    from train.common import cli_main
+    from train.cli import cli_main
     return cli_main("python -m train.sft", __doc__, SFTParams, run, argv)
 
 

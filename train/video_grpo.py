@@ -65,7 +65,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         self._active_videos: list[dict] | None = None  # per sequence row: that row's video tensors
 
     # ---- building prompts with video ---------------------------------------------------------------------------
-    def _encode_prompt(self, prompt: list[dict], path: str) -> tuple[list[int], dict]:
+    def _encode_prompt(self, prompt: list[dict], path: str, stamps: tuple | None = None) -> tuple[list[int], dict]:
         messages = [dict(m) for m in prompt]
         for m in messages:  # put the video in front of the first user turn's text
             if m["role"] == "user":
@@ -75,22 +75,23 @@ class VideoGRPOTrainer(GRPOTrainer):
                 break
         text = self.processing_class.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
                                                          **self.chat_template_kwargs)
-        frames = frames_for(self.processing_class, path, self.n_frames, self.max_video_tokens)
+        frames = frames_for(self.processing_class, path, self.n_frames, self.max_video_tokens,
+                            list(stamps) if stamps else None)
         enc = video_inputs(self.processing_class, [text], [frames])
         video = {k: enc[k] for k in PER_VIDEO if k in enc}
         if "second_per_grid_ts" in video:
             video["second_per_grid_ts"] = torch.as_tensor(video["second_per_grid_ts"], dtype=torch.float32)
         return enc["input_ids"][0].tolist(), video
 
-    def _tokenize_prompts(self, prompts: list):
+    def _tokenize_prompts(self, prompts: list):  # _pending_paths: (video path, frame instants or None) per row
         if self._pending_paths is None:
             return super()._tokenize_prompts(prompts)
         cache: dict[tuple[str, str], tuple[list[int], dict]] = {}
         prompt_ids, videos = [], []
-        for prompt, path in zip(prompts, self._pending_paths, strict=True):
+        for prompt, (path, stamps) in zip(prompts, self._pending_paths, strict=True):
             key = (path, repr(prompt))
             if key not in cache:  # each prompt repeats num_generations times in a batch: decode once
-                cache[key] = self._encode_prompt(prompt, path)
+                cache[key] = self._encode_prompt(prompt, path, stamps)
             ids, video = cache[key]
             prompt_ids.append(ids)
             videos.append(video)
@@ -148,7 +149,9 @@ class VideoGRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         if "video_path" not in inputs[0]:
             return super()._generate_and_score_completions(inputs)
-        self._pending_paths = [x["video_path"] for x in inputs]
+        # the frame instants the export row carries for this trainer's frame budget (else model_frames chooses)
+        self._pending_paths = [(x["video_path"], tuple(x.get("frame_timestamps") or ())
+                                if int(x.get("frame_budget") or 0) == self.n_frames else None) for x in inputs]
         try:
             output = super()._generate_and_score_completions(inputs)
             output["video_inputs"] = self._active_videos

@@ -36,6 +36,11 @@ class Warehouse:
     def write(self, table: str, rows, run_id: str, scope: dict[str, list] | None = None) -> dict[str, int]:
         return writes.write(self.con, schema.table(table), rows, run_id, scope, self.settings.write_retries)
 
+    def write_many(self, items: list[tuple[str, object, str, dict | None]]) -> list[dict[str, int]]:
+        """(table, rows, run_id, scope) writes in one transaction (see writes.write_many)."""
+        return writes.write_many(self.con, [(schema.table(t), rows, rid, scope) for t, rows, rid, scope in items],
+                                 self.settings.write_retries)
+
     def snapshot(self) -> int:
         return catalog.snapshot_id(self.con)
 

@@ -25,22 +25,76 @@ from warehouse.schema import Table
 INCOMING = "_incoming"
 
 
+_ARROW = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "UBIGINT": pa.uint64(),
+          "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us")}
+
+
+def arrow_type(sql_type: str) -> pa.DataType:
+    """The Arrow type of a column type declared in sql/schema (lists as `T[]`)."""
+    if sql_type.endswith("[]"):
+        return pa.list_(arrow_type(sql_type[:-2]))
+    try:
+        return _ARROW[sql_type]
+    except KeyError:
+        raise ValueError(f"column type {sql_type} has no Arrow mapping in warehouse/writes.py") from None
+
+
+def _misfit(t: Table, col: str, values: list, keys: list[dict], exc: Exception) -> ValueError:
+    """The error for the first value of `col` that does not fit its declared type, naming the row's key."""
+    typ = arrow_type(dict(t.columns)[col])
+    for i, v in enumerate(values):
+        try:
+            pa.array([v], type=typ)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as e:
+            return ValueError(f"{t.name}.{col}: value {v!r} of row {keys[i]} does not fit "
+                              f"{dict(t.columns)[col]} ({e})")
+    return ValueError(f"{t.name}.{col}: values do not fit {dict(t.columns)[col]} ({exc})")
+
+
 def _frame(t: Table, rows: pl.DataFrame | pa.Table | list[dict], run_id: str) -> pa.Table:
-    df = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(rows) if isinstance(rows, list) else pl.from_arrow(rows)
-    cols = [c for c, _ in t.columns]
-    if df.width == 0:  # no rows at all: an empty input of the table's shape (a scoped write then just deletes)
-        df = pl.DataFrame({c: pl.Series(c, [], dtype=pl.String) for c in t.key})
-    unknown = set(df.columns) - set(cols)
+    """The incoming rows as an Arrow table typed from the table's declared schema (never inferred from the data):
+    every column any row carries, each converted to its declared type, plus run_id."""
+    if isinstance(rows, pl.DataFrame):
+        rows = rows.to_arrow()
+    if isinstance(rows, pa.Table):
+        names, n = list(rows.column_names), rows.num_rows
+    else:
+        rows = list(rows)
+        names, n = list(dict.fromkeys(k for r in rows for k in r)), len(rows)
+    names = [c for c in names if c != "run_id"]
+    if not names:  # no rows at all: an empty input of the table's shape (a scoped write then just deletes)
+        names = [k for k in t.key if k != "run_id"]
+    declared = dict(t.columns)
+    unknown = set(names) - set(declared)
     if unknown:
         raise ValueError(f"{t.name}: columns not in sql/schema/{t.name}.sql: {sorted(unknown)}")
-    missing_key = [k for k in t.key if k not in df.columns]
+    missing_key = [k for k in t.key if k not in names and k != "run_id"]   # run_id: the writing run's own
     if missing_key:
         raise ValueError(f"{t.name}: rows lack key columns {missing_key}")
-    df = df.with_columns(pl.lit(run_id).alias("run_id"))
-    if df.height and df.select(t.key).is_duplicated().any():
-        dup = df.filter(df.select(t.key).is_duplicated()).select(t.key).head(3).to_dicts()
-        raise ValueError(f"{t.name}: duplicate keys in input, e.g. {dup}")
-    return df.to_arrow()
+
+    def column(c: str) -> list:
+        return rows.column(c).to_pylist() if isinstance(rows, pa.Table) else [r.get(c) for r in rows]
+
+    arrays = []
+    for c in names:
+        typ = arrow_type(declared[c])
+        try:
+            if isinstance(rows, pa.Table):
+                arrays.append(rows.column(c).cast(typ, safe=True))
+            else:
+                arrays.append(pa.array(column(c), type=typ))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError,
+                OverflowError) as exc:
+            keys = [dict(zip(t.key, k)) for k in zip(*(column(k) for k in t.key))]
+            raise _misfit(t, c, column(c), keys, exc) from exc
+    arrays.append(pa.array([run_id] * n, type=pa.string()))
+    data = pa.Table.from_arrays(arrays, names=names + ["run_id"])
+    if n:
+        keys = pl.from_arrow(data.select(list(t.key)))
+        if keys.is_duplicated().any():
+            dup = keys.filter(keys.is_duplicated()).head(3).to_dicts()
+            raise ValueError(f"{t.name}: duplicate keys in input, e.g. {dup}")
+    return data
 
 
 def _diff_sql(t: Table, present: set[str]) -> tuple[str, str]:
@@ -57,6 +111,21 @@ def write(con: duckdb.DuckDBPyConnection, t: Table, rows, run_id: str,
 
     Returns counts: inserted (new or changed rows), deleted (stale and changed rows), unchanged.
     """
+    return transaction(con, _writer(con, t, rows, run_id, scope), retries)
+
+
+def write_many(con: duckdb.DuckDBPyConnection, writes: list[tuple[Table, object, str, dict | None]],
+               retries: int = 8) -> list[dict[str, int]]:
+    """Several writes (table, rows, run_id, scope) in ONE transaction: a chunk of a stage's results in every table
+    it writes, with their ledger and quarantine rows, lands whole or not at all."""
+    bodies = [_writer(con, t, rows, run_id, scope) for t, rows, run_id, scope in writes]
+    return transaction(con, lambda: [b() for b in bodies], retries)
+
+
+def _writer(con: duckdb.DuckDBPyConnection, t: Table, rows, run_id: str,
+            scope: dict[str, list] | None) -> Callable[[], dict[str, int]]:
+    """The body of one write (run inside a transaction): typed input, diff by key and content, scoped deletes.
+    With a scope, the lake side of the diff is restricted to that scope, so the cost follows the write."""
     data = _frame(t, rows, run_id)
     present = set(data.column_names)
     on, differs = _diff_sql(t, present)
@@ -67,9 +136,10 @@ def write(con: duckdb.DuckDBPyConnection, t: Table, rows, run_id: str,
         con.register(INCOMING, data)
         try:
             # incoming rows with no identical row (same key, same content) already in the lake
+            # (only the scope's lake rows are read: file statistics prune the rest)
             changed = f"""SELECT i.* FROM {INCOMING} i WHERE NOT EXISTS
-                          (SELECT 1 FROM "{t.name}" l WHERE {on} AND NOT ({differs}))"""
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS {changed}")
+                          (SELECT 1 FROM "{t.name}" l WHERE {scope_sql} AND {on} AND NOT ({differs}))"""
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _changed AS {changed}", scope_params)
             n_changed = con.execute("SELECT count(*) FROM _changed").fetchone()[0]
             deleted = 0
             if n_changed:
@@ -86,7 +156,7 @@ def write(con: duckdb.DuckDBPyConnection, t: Table, rows, run_id: str,
         finally:
             con.unregister(INCOMING)
 
-    return transaction(con, body, retries)
+    return body
 
 
 def _scope_predicate(t: Table, scope: dict[str, list] | None) -> tuple[str, list]:

@@ -5,6 +5,7 @@
 
 Formats (jobs/export/writers.py): videokr | llamafactory | verl | trl. Rows are read at one warehouse snapshot
 (DuckLake time travel), sorted, and written with fixed formatting, so the same snapshot gives byte-identical files.
+They are streamed from the warehouse to the files a batch at a time (bounded memory at any export size).
 
 Stage params: formats (list, default all four) or format, out (default $VIDEOKR_HOME/exports), snapshot
 (default current), video_root (write video paths relative to it), fps, max_frames (verl video sampling).
@@ -16,29 +17,36 @@ import json
 import logging
 from pathlib import Path
 
-from jobs.export.manifest import build_manifest, export_id, manifest_bytes, verify_folder, write_folder
+from jobs.export.manifest import (
+    build_manifest,
+    export_id,
+    manifest_bytes,
+    verify_folder,
+    write_folder,
+)
 from jobs.export.rows import ExportRows, read_rows
-from jobs.export.writers import WRITERS
+from jobs.export.writers import STREAMS
+from jobs.media.model_frames import MAX_FRAMES
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
 
 __all__ = ["FORMATS", "export", "export_rows", "run", "verify_folder"]
 
 log = logging.getLogger("videokr.export")
-FORMATS = tuple(WRITERS)
+FORMATS = tuple(STREAMS)
 
 
 def export_rows(rows: ExportRows, fmt: str, out_dir: Path, subjects: list[str] | None = None,
                 opts: dict | None = None) -> dict:
-    """Write one format's folder for already-read rows; returns the manifest (plus out_dir)."""
-    if fmt not in WRITERS:
+    """Stream one format's folder from `rows` (with their warehouse still open); returns the manifest (plus out_dir)."""
+    if fmt not in STREAMS:
         raise ValueError(f"unknown export format {fmt!r}; formats: {', '.join(FORMATS)}")
     subjects = sorted(subjects or [])
-    files = WRITERS[fmt](rows, dict(opts or {}))
     eid = export_id(fmt, rows.snapshot_id, rows.seeds, subjects)
-    split_rows = {s: len(rows.by_split(s)) for s in ("sft", "rl")}
-    manifest = build_manifest(eid, fmt, rows.snapshot_id, rows.seeds, subjects, files, rows.excluded, split_rows)
-    folder = write_folder(Path(out_dir) / eid, files, manifest)
+    split_rows = {s: rows.count(s) for s in ("sft", "rl")}
+    folder = Path(out_dir) / eid
+    manifest = write_folder(folder, STREAMS[fmt](rows, dict(opts or {})), lambda files: build_manifest(
+        eid, fmt, rows.snapshot_id, rows.seeds, subjects, files, rows.excluded, split_rows))
     log.info("export %s: %s -> %s", fmt, split_rows, folder)
     return manifest | {"out_dir": str(folder)}
 
@@ -47,7 +55,8 @@ def export(settings: Settings | None, fmt: str, out_dir: str | Path, snapshot: i
            subjects: list[str] | None = None, opts: dict | None = None) -> dict:
     """One format, outside a stage run (no `exports` row)."""
     with Warehouse(settings or Settings.load()) as wh:
-        return export_rows(read_rows(wh, snapshot, subjects), fmt, Path(out_dir), subjects, opts)
+        rows = read_rows(wh, snapshot, subjects, int((opts or {}).get("max_frames") or MAX_FRAMES))
+        return export_rows(rows, fmt, Path(out_dir), subjects, opts)
 
 
 def run(settings: Settings | None = None, subjects: list[str] | None = None, params: dict | None = None) -> dict:
@@ -57,7 +66,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     formats = params.get("formats") or ([params["format"]] if params.get("format") else list(FORMATS))
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
-    unknown = [f for f in formats if f not in WRITERS]
+    unknown = [f for f in formats if f not in STREAMS]
     if unknown:
         raise ValueError(f"unknown export format(s) {unknown}; formats: {', '.join(FORMATS)}")
     out = Path(params.get("out") or settings.home / "exports")
@@ -65,7 +74,8 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     subjects = sorted(subjects or [])
     with Warehouse(settings) as wh:
         snapshot = params.get("snapshot")
-        rows = read_rows(wh, None if snapshot in (None, "") else int(snapshot), subjects)
+        rows = read_rows(wh, None if snapshot in (None, "") else int(snapshot), subjects,
+                         int(opts.get("max_frames") or MAX_FRAMES))
         with stage_run(wh, "export", {"subjects": subjects},
                        {"formats": formats, "out": str(out), "snapshot": rows.snapshot_id} | opts) as r:
             results = {}
@@ -81,4 +91,4 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
                         manifest_bytes({k: v for k, v in m.items() if k != "out_dir"})).hexdigest()}])
             return {"run_id": r.run_id, "stage": "export", "rows": dict(r.rows), "snapshot_id": rows.snapshot_id,
                     "exports": {f: m["out_dir"] for f, m in results.items()},
-                    "examples": {s: len(rows.by_split(s)) for s in ("sft", "rl")}, "excluded": rows.excluded}
+                    "examples": {s: rows.count(s) for s in ("sft", "rl")}, "excluded": rows.excluded}

@@ -1,16 +1,18 @@
 """Versioned export folders: files plus manifest.json (row counts, sha256 per file, snapshot, split seed).
 
-The manifest holds no wall-clock time, so the same snapshot gives a byte-identical folder, manifest included.
+The manifest holds no wall-clock time, so the same snapshot gives a byte-identical folder, manifest included. Files
+are streamed to disk and hashed and counted on the way (HashingFile), never held whole in memory.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
-from jobs.instruction import PROMPT_VERSION
-from jobs.export.writers import count_rows
+from jobs.prompts.instruction import PROMPT_VERSION
 
 MANIFEST = "manifest.json"
 
@@ -24,13 +26,14 @@ def export_id(fmt: str, snapshot_id: int, seeds: list[int], subjects: list[str])
 
 
 def build_manifest(eid: str, fmt: str, snapshot_id: int, seeds: list[int], subjects: list[str],
-                   files: dict[str, bytes], excluded: dict[str, int], split_rows: dict[str, int]) -> dict:
+                   files: dict[str, dict], excluded: dict[str, int], split_rows: dict[str, int]) -> dict:
+    """`files`: name -> {rows, bytes, sha256} as write_folder measured them."""
     return {
         "export_id": eid, "format": fmt, "snapshot_id": snapshot_id,
         "split_seed": seeds[0] if len(seeds) == 1 else seeds, "subjects": sorted(subjects),
         "prompt_version": PROMPT_VERSION,
-        "files": {name: {"rows": count_rows(name, data), "bytes": len(data),
-                         "sha256": hashlib.sha256(data).hexdigest()} for name, data in sorted(files.items())},
+        "files": {name: {"rows": meta["rows"], "bytes": meta["bytes"], "sha256": meta["sha256"]}
+                  for name, meta in sorted(files.items())},
         "examples": split_rows, "excluded_examples": dict(sorted(excluded.items())),
     }
 
@@ -39,24 +42,88 @@ def manifest_bytes(manifest: dict) -> bytes:
     return (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
 
 
-def write_folder(folder: Path, files: dict[str, bytes], manifest: dict) -> Path:
-    """Write every file (atomically, via a temp name) and the manifest last."""
+class HashingFile:
+    """A write-only binary file that hashes and counts what passes through, so the manifest needs no second read."""
+
+    def __init__(self, f: BinaryIO):
+        self._f, self._sha, self.bytes = f, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self._f.write(data)
+        self._sha.update(data)
+        self.bytes += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.bytes
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self._f.closed
+
+    def close(self) -> None:   # the caller owns the file: a writer closing its sink (pyarrow) must not close it
+        pass
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+def _put(folder: Path, name: str, write: Callable[[BinaryIO], int | None]) -> dict:
+    """Stream one file to its temp name; its rows, bytes and sha256."""
+    with open(folder / f".{name}.tmp", "wb", buffering=1 << 20) as f:
+        out = HashingFile(f)
+        rows = write(out)
+    return {"rows": rows, "bytes": out.bytes, "sha256": out.hexdigest()}
+
+
+def write_folder(folder: Path, files: dict[str, Callable[[BinaryIO], int | None]],
+                 manifest: Callable[[dict[str, dict]], dict]) -> dict:
+    """Stream every file to a temp name, move them all into place only once all are written, and write the
+    manifest (built by `manifest` from the files' rows, bytes and sha256) last: a failed export leaves the folder
+    as it was, and a reader never sees a manifest before its files. Returns the manifest."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, data in list(files.items()) + [(MANIFEST, manifest_bytes(manifest))]:
-        tmp = folder / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / name)
-    return folder
+    try:
+        metas = {name: _put(folder, name, write) for name, write in files.items()}
+        m = manifest(metas)
+        body = manifest_bytes(m)
+    except BaseException:
+        for name in list(files) + [MANIFEST]:
+            (folder / f".{name}.tmp").unlink(missing_ok=True)
+        raise
+    for name in metas:
+        os.replace(folder / f".{name}.tmp", folder / name)
+    tmp = folder / f".{MANIFEST}.tmp"
+    tmp.write_bytes(body)
+    os.replace(tmp, folder / MANIFEST)
+    return m
 
 
 def verify_folder(folder: Path) -> list[str]:
-    """Problems with an export folder: files missing or not matching the manifest's sha256."""
+    """Problems with an export folder: files missing or not matching the manifest's sha256 (hashed in chunks)."""
     m = json.loads((folder / MANIFEST).read_text())
     problems = []
     for name, meta in m["files"].items():
         p = folder / name
         if not p.is_file():
             problems.append(f"{name}: missing")
-        elif hashlib.sha256(p.read_bytes()).hexdigest() != meta["sha256"]:
+            continue
+        sha = hashlib.sha256()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                sha.update(chunk)
+        if sha.hexdigest() != meta["sha256"]:
             problems.append(f"{name}: sha256 differs from manifest")
     return problems

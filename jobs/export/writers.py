@@ -1,36 +1,75 @@
-"""The four export formats. Each writer maps ExportRows -> {file name: bytes}; bytes depend only on the rows.
+"""The four export formats. Each format maps ExportRows -> {file name: write(f) -> rows}; bytes depend only on the rows.
+
+Every file is written incrementally to an open binary file, one batch of rows at a time, so memory is bounded by the
+batch size, not by the export (STREAMS; `export` streams into the folder). `videokr(rows, opts)` & co. give the same
+bytes in memory for small callers and tests.
 
 - videokr:      sft.jsonl, rl.jsonl with the released fields (problem_id, problem_type, question, options,
-                solution, think (SFT only), video_path).
+                solution, think (SFT only), video_path), plus frame_budget and frame_timestamps (the instants the
+                pipeline's checks saw; train/data decodes exactly these).
 - llamafactory: sft.json in ShareGPT form (`messages` with a `<video>` placeholder + `videos`) and the
                 dataset_info.json entry that registers it (formatting sharegpt, role/content tags).
 - verl:         rl.parquet with data_source, prompt (chat list, `<video>` placeholder), videos
-                ([{video, fps, max_frames}]), ability, reward_model {style, ground_truth}, extra_info.
+                ([{video, fps, max_frames}]), ability, reward_model {style, ground_truth}, extra_info; written in
+                row groups of ROW_GROUP_ROWS rows (one group when the split is smaller).
 - trl:          sft.jsonl (conversational language modeling: `messages` with typed content parts, a video part
                 first) and rl.jsonl (conversational prompt-only: `prompt`, plus `solution` and `problem_type` for
-                the reward functions).
+                the reward functions); both with frame_budget and frame_timestamps as in the videokr rows.
 """
 from __future__ import annotations
 
 import io
 import json
 import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobs.instruction import PROMPT_VERSION, prompt_text, response, solution
 from jobs.export.rows import ExportRows
+from jobs.prompts.instruction import PROMPT_VERSION, prompt_text, response, solution
 
 DATASET_NAME = "videokr"
+ROW_GROUP_ROWS = 4096   # verl parquet rows per row group (fixed, so the same rows give the same bytes)
+
+Write = Callable[[BinaryIO], "int | None"]   # writes one file; returns its rows (None for side files)
 
 
-def _jsonl(records: list[dict]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records).encode()
+def _jsonl(f: BinaryIO, recs: Iterable[dict]) -> int:
+    n = 0
+    for r in recs:
+        f.write((json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+        n += 1
+    return n
+
+
+def _json_array(f: BinaryIO, recs: Iterable[dict]) -> int:
+    """The bytes of json.dumps(all records, ensure_ascii=False, indent=2) + "\\n", one record at a time: at indent 2
+    an element is its own dump indented one level (json escapes newlines in strings: every raw one is indentation)."""
+    n = 0
+    for r in recs:
+        f.write((("[\n  " if n == 0 else ",\n  ")
+                 + json.dumps(r, ensure_ascii=False, indent=2).replace("\n", "\n  ")).encode())
+        n += 1
+    f.write(b"\n]\n" if n else b"[]\n")
+    return n
 
 
 def _json(obj) -> bytes:
     return (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def _side(data: bytes) -> Write:
+    """A small side file (no rows)."""
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+    return write
+
+
+def _map(rows: ExportRows, split: str, rec: Callable[[dict], dict]) -> Iterator[dict]:
+    """The split's output records, built one at a time as they are written."""
+    return (rec(e) for e in rows.iter_split(split))
 
 
 def _path(e: dict, opts: dict) -> str:
@@ -38,30 +77,37 @@ def _path(e: dict, opts: dict) -> str:
     return os.path.relpath(e["video_path"], root) if root else e["video_path"]
 
 
+def _frames(e: dict) -> dict:
+    """The frame instants of an example's video (empty when the frames stage stored none for the budget)."""
+    stamps = e.get("frame_timestamps") or []
+    return {"frame_budget": int(e["frame_budget"]), "frame_timestamps": stamps} if stamps else {}
+
+
 def _prompt(e: dict) -> str:
     return prompt_text(e["question"], e["problem_type"], e["options"])
 
 
-def videokr(rows: ExportRows, opts: dict) -> dict[str, bytes]:
+def videokr_files(rows: ExportRows, opts: dict) -> dict[str, Write]:
     def rec(e: dict, with_think: bool) -> dict:
         r = {"problem_id": e["problem_id"], "problem_type": e["problem_type"], "question": e["question"],
              "options": e["options"], "solution": solution(e["answer"])}
         if with_think:
             r["think"] = e["think"]
-        return r | {"video_path": _path(e, opts)}
-    return {"sft.jsonl": _jsonl([rec(e, True) for e in rows.by_split("sft")]),
-            "rl.jsonl": _jsonl([rec(e, False) for e in rows.by_split("rl")])}
+        return r | {"video_path": _path(e, opts)} | _frames(e)
+    return {"sft.jsonl": lambda f: _jsonl(f, _map(rows, "sft", lambda e: rec(e, True))),
+            "rl.jsonl": lambda f: _jsonl(f, _map(rows, "rl", lambda e: rec(e, False)))}
 
 
-def llamafactory(rows: ExportRows, opts: dict) -> dict[str, bytes]:
-    data = [{"messages": [{"role": "user", "content": "<video>" + _prompt(e)},
-                          {"role": "assistant", "content": response(e["think"], e["answer"])}],
-             "videos": [_path(e, opts)]} for e in rows.by_split("sft")]
+def llamafactory_files(rows: ExportRows, opts: dict) -> dict[str, Write]:
+    def rec(e: dict) -> dict:
+        return {"messages": [{"role": "user", "content": "<video>" + _prompt(e)},
+                             {"role": "assistant", "content": response(e["think"], e["answer"])}],
+                "videos": [_path(e, opts)]}
     info = {f"{DATASET_NAME}_sft": {
         "file_name": "sft.json", "formatting": "sharegpt",
         "columns": {"messages": "messages", "videos": "videos"},
         "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}}
-    return {"sft.json": _json(data), "dataset_info.json": _json(info)}
+    return {"sft.json": lambda f: _json_array(f, _map(rows, "sft", rec)), "dataset_info.json": _side(_json(info))}
 
 
 _VERL_SCHEMA = pa.schema([
@@ -76,29 +122,50 @@ _VERL_SCHEMA = pa.schema([
                               ("prompt_version", pa.string())])),
 ])
 
-
-def _parquet(table: pa.Table) -> bytes:
-    """Deterministic parquet: fixed schema, one row group, fixed compression, no timestamps in metadata."""
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd", compression_level=3, use_dictionary=False,
-                   write_statistics=True, version="2.6", data_page_version="1.0",
-                   row_group_size=max(1, table.num_rows))
-    return buf.getvalue()
+# Deterministic parquet: fixed schema, fixed compression, no timestamps in metadata.
+_PARQUET_OPTS = {"compression": "zstd", "compression_level": 3, "use_dictionary": False, "write_statistics": True,
+                 "version": "2.6", "data_page_version": "1.0"}
 
 
-def verl(rows: ExportRows, opts: dict) -> dict[str, bytes]:
+def _parquet(f: BinaryIO, tables: Iterable[pa.Table]) -> int:
+    """Row groups of exactly ROW_GROUP_ROWS rows (the last one shorter), each written from one contiguous chunk, so
+    the bytes depend on the rows only, not on how the reads were batched; a split within one group gives the bytes
+    of pq.write_table(all rows) as one group."""
+    size, n, held = ROW_GROUP_ROWS, 0, []
+    with pq.ParquetWriter(f, _VERL_SCHEMA, **_PARQUET_OPTS) as w:
+        for t in tables:
+            held.append(t)
+            while sum(x.num_rows for x in held) >= size:
+                whole = pa.concat_tables(held).combine_chunks()
+                w.write_table(whole.slice(0, size), row_group_size=size)
+                held, n = [whole.slice(size)], n + size
+        rest = pa.concat_tables(held).combine_chunks() if held else pa.Table.from_pylist([], schema=_VERL_SCHEMA)
+        if rest.num_rows or not n:   # the last, shorter group; an empty split still gets its one empty group
+            w.write_table(rest, row_group_size=max(1, rest.num_rows))
+            n += rest.num_rows
+    return n
+
+
+def verl_files(rows: ExportRows, opts: dict) -> dict[str, Write]:
     fps, max_frames = float(opts.get("fps", 2.0)), int(opts.get("max_frames", 128))
-    recs = [{"data_source": DATASET_NAME,
-             "prompt": [{"role": "user", "content": "<video>" + _prompt(e)}],
-             "videos": [{"video": _path(e, opts), "fps": fps, "max_frames": max_frames}],
-             "ability": e["skill"],
-             "reward_model": {"style": "rule", "ground_truth": e["answer"]},
-             "extra_info": {"split": "train", "index": i, "problem_id": e["problem_id"],
-                            "problem_type": e["problem_type"], "question": e["question"], "answer": e["answer"],
-                            "video_id": e["video_id"], "subject_id": e["subject_id"],
-                            "prompt_version": PROMPT_VERSION}}
-            for i, e in enumerate(rows.by_split("rl"))]
-    return {"rl.parquet": _parquet(pa.Table.from_pylist(recs, schema=_VERL_SCHEMA))}
+
+    def rec(i: int, e: dict) -> dict:
+        return {"data_source": DATASET_NAME,
+                "prompt": [{"role": "user", "content": "<video>" + _prompt(e)}],
+                "videos": [{"video": _path(e, opts), "fps": fps, "max_frames": max_frames}],
+                "ability": e["skill"],
+                "reward_model": {"style": "rule", "ground_truth": e["answer"]},
+                "extra_info": {"split": "train", "index": i, "problem_id": e["problem_id"],
+                               "problem_type": e["problem_type"], "question": e["question"], "answer": e["answer"],
+                               "video_id": e["video_id"], "subject_id": e["subject_id"],
+                               "prompt_version": PROMPT_VERSION}}
+
+    def tables() -> Iterator[pa.Table]:
+        i = 0
+        for batch in rows.batches("rl"):
+            yield pa.Table.from_pylist([rec(i + k, e) for k, e in enumerate(batch)], schema=_VERL_SCHEMA)
+            i += len(batch)
+    return {"rl.parquet": lambda f: _parquet(f, tables())}
 
 
 def _user(e: dict, opts: dict) -> dict:
@@ -106,13 +173,47 @@ def _user(e: dict, opts: dict) -> dict:
                                         {"type": "text", "text": _prompt(e)}]}
 
 
+def trl_files(rows: ExportRows, opts: dict) -> dict[str, Write]:
+    def sft(e: dict) -> dict:
+        return {"messages": [_user(e, opts), {"role": "assistant",
+                                              "content": [{"type": "text", "text": response(e["think"], e["answer"])}]}],
+                "problem_id": e["problem_id"], "video_path": _path(e, opts)} | _frames(e)
+
+    def rl(e: dict) -> dict:
+        return {"prompt": [_user(e, opts)], "solution": solution(e["answer"]), "problem_type": e["problem_type"],
+                "problem_id": e["problem_id"], "video_path": _path(e, opts)} | _frames(e)
+    return {"sft.jsonl": lambda f: _jsonl(f, _map(rows, "sft", sft)),
+            "rl.jsonl": lambda f: _jsonl(f, _map(rows, "rl", rl))}
+
+
+STREAMS: dict[str, Callable[[ExportRows, dict], dict[str, Write]]] = {
+    "videokr": videokr_files, "llamafactory": llamafactory_files, "verl": verl_files, "trl": trl_files}
+
+
+def in_memory(fmt: str, rows: ExportRows, opts: dict) -> dict[str, bytes]:
+    """A format's files as bytes (small exports and tests; `export` streams them to disk instead)."""
+    out = {}
+    for name, write in STREAMS[fmt](rows, opts).items():
+        buf = io.BytesIO()
+        write(buf)
+        out[name] = buf.getvalue()
+    return out
+
+
+def videokr(rows: ExportRows, opts: dict) -> dict[str, bytes]:
+    return in_memory("videokr", rows, opts)
+
+
+def llamafactory(rows: ExportRows, opts: dict) -> dict[str, bytes]:
+    return in_memory("llamafactory", rows, opts)
+
+
+def verl(rows: ExportRows, opts: dict) -> dict[str, bytes]:
+    return in_memory("verl", rows, opts)
+
+
 def trl(rows: ExportRows, opts: dict) -> dict[str, bytes]:
-    sft = [{"messages": [_user(e, opts),
-                         {"role": "assistant", "content": [{"type": "text", "text": response(e["think"], e["answer"])}]}],
-            "problem_id": e["problem_id"], "video_path": _path(e, opts)} for e in rows.by_split("sft")]
-    rl = [{"prompt": [_user(e, opts)], "solution": solution(e["answer"]), "problem_type": e["problem_type"],
-           "problem_id": e["problem_id"], "video_path": _path(e, opts)} for e in rows.by_split("rl")]
-    return {"sft.jsonl": _jsonl(sft), "rl.jsonl": _jsonl(rl)}
+    return in_memory("trl", rows, opts)
 
 
 WRITERS = {"videokr": videokr, "llamafactory": llamafactory, "verl": verl, "trl": trl}

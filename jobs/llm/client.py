@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from jobs.llm.cache import request_key
+from jobs.llm.cache import request_key, wire_messages
 from jobs.llm.config import RoleConfig
 from jobs.llm.ratelimit import RateLimiter, estimate_tokens
 from jobs.llm.structured import response_format
@@ -47,7 +47,7 @@ class OpenAIBackend:
 
     def body(self, req: ChatRequest) -> dict:
         """The /v1/chat/completions request body (also one Batch API line's body)."""
-        body = {"model": self.model, "messages": req.messages, "temperature": req.temperature,
+        body = {"model": self.model, "messages": wire_messages(req.messages), "temperature": req.temperature,
                 self.rc.max_tokens_param: req.max_tokens}
         if self.rc.json_schema:
             body["response_format"] = response_format(req.schema)

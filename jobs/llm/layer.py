@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,6 @@ from jobs.llm import batch as batch_api
 from jobs.llm import config as llm_config
 from jobs.llm.cache import Entry, ReplyCache
 from jobs.llm.client import OfflineBackend, OpenAIBackend
-from jobs.llm.images import frames_to_parts
 from jobs.llm.ledger import Ledger
 from jobs.llm.retry import backoff, classify
 from jobs.llm.structured import parse
@@ -62,13 +62,25 @@ class CallResult:
         return self.parsed is not None
 
 
+def _ledgered_callback(layer: "ModelLayer"):
+    """Marks committed paid calls in the layer's cache; holds the layer weakly (no layer <-> ledger cycle, so a
+    layer and its cache connection are freed as soon as a stage drops it)."""
+    ref = weakref.ref(layer)
+
+    def mark(keys: list[str]) -> None:
+        live = ref()
+        if live is not None:
+            live._ledgered(keys)
+    return mark
+
+
 class ModelLayer:
     def __init__(self, settings=None, wh=None, run_id: str = "adhoc", offline_model: ChatModel | None = None):
         self.settings = settings
         self.wh = wh
         self.run_id = run_id
         self.cfg = llm_config.load(settings)
-        self.ledger = Ledger(self.cfg, run_id)
+        self.ledger = Ledger(self.cfg, run_id, on_committed=_ledgered_callback(self))
         self._offline_model = offline_model
         self._backends: dict[tuple, object] = {}
         self._lock = threading.Lock()
@@ -91,6 +103,10 @@ class ModelLayer:
                     self._cache = ReplyCache(path / "replies.sqlite")
         return self._cache
 
+    def _ledgered(self, keys: list[str]) -> None:
+        if self.cache is not None:
+            self.cache.mark_ledgered(keys)
+
     def _offline(self) -> ChatModel:
         if self._offline_model is None:
             from jobs.sources.offline_model import OfflineModel
@@ -112,19 +128,26 @@ class ModelLayer:
     def _cache_for(self, be) -> ReplyCache | None:
         return None if (be.kind == "offline" and not self.cfg.cache_offline) else self.cache
 
-    def frames_to_parts(self, frames) -> list[dict]:
-        """Image parts with the configured count, size and quality ([llm.frames])."""
+    def frame_budget(self, count: int | None = None):
+        """The frame and pixel budget of chat requests ([llm.frames] count and max_side; `count` overrides)."""
+        from jobs.media.model_frames import Budget
         f = self.cfg.frames
-        return frames_to_parts(frames, max_side=int(f["max_side"]), quality=int(f["quality"]), count=int(f["count"]))
+        return Budget(frames=int(count or f["count"]), max_side=int(f["max_side"]))
+
+    def image_parts(self, mf) -> list[dict]:
+        """Image parts of decoded model frames (jobs.media.model_frames) at the configured JPEG quality."""
+        from jobs.media.model_frames import image_parts
+        return image_parts(mf, quality=int(self.cfg.frames["quality"]))
 
     # ------------------------------------------------------------------ one call
     def _hit(self, req: ChatRequest, be, key: str, entry: Entry) -> CallResult | None:
         parsed, err = parse(entry.raw, req.schema)
         if parsed is None:
             return None                              # never cached invalid replies; treat as a miss
+        # a reply whose paid call never reached the ledger (its chunk died with the process) is recorded as paid now
         self.ledger.record(key=key, role=req.role, backend=be.kind, model=be.model, prompt_version=req.prompt_version,
                            task=req.task, tokens_in=entry.tokens_in, tokens_out=entry.tokens_out, latency_ms=0.0,
-                           attempts=0, status="ok", cache_hit=True, error=None)
+                           attempts=0, status="ok", cache_hit=bool(entry.ledgered), error=None)
         return CallResult(parsed, entry.raw, key, be.model, True, None, "ok", entry.tokens_in, entry.tokens_out)
 
     def call(self, req: ChatRequest) -> CallResult:

@@ -1,7 +1,11 @@
 """The `llm_calls` ledger: rows collected in memory (thread-safe), written through the warehouse on flush.
 
-call_id (see sql/schema/llm_calls.sql): the bare request hash for a call paid in this run, `<hash>@<run_id>` for a
-cache hit, `<hash>!<run_id>` for a failure. Rows with the same call_id within a run merge (last wins).
+call_id (see sql/schema/llm_calls.sql): the bare request hash for a call paid in this run, `<hash>!<run_id>` for a
+failure. Rows with the same call_id within a run merge (last wins). Cache hits cost nothing and are counted in the
+run's totals, not written (a rerun over millions of cached calls adds no rows). Once a flush is committed (inside
+the stage's chunk transaction when there is one), `on_committed` gets the keys of the paid calls, so their cache
+entries are marked ledgered; a hit on an entry that is not is recorded as that paid call (its ledger row was lost
+with a crashed chunk), so no spend goes unaccounted.
 """
 from __future__ import annotations
 
@@ -25,9 +29,10 @@ def ledger_id(key: str, run_id: str, status: str, cache_hit: bool) -> str:
 
 
 class Ledger:
-    def __init__(self, cfg: LLMConfig, run_id: str):
+    def __init__(self, cfg: LLMConfig, run_id: str, on_committed=None):
         self.cfg = cfg
         self.run_id = run_id
+        self.on_committed = on_committed          # called with the keys of paid calls once their rows committed
         self._rows: dict[str, dict] = {}
         self._lock = threading.Lock()
         self.totals = {"calls": 0, "cache_hits": 0, "errors": 0, "malformed": 0, "tokens_in": 0, "tokens_out": 0,
@@ -52,7 +57,8 @@ class Ledger:
                "cost_usd": cost, "latency_ms": float(latency_ms), "attempts": int(attempts), "status": status,
                "cache_hit": cache_hit, "error": error, "created_at": _now()}
         with self._lock:
-            self._rows[row["call_id"]] = row
+            if not cache_hit:
+                self._rows[row["call_id"]] = row
             t = self.totals
             t["calls"] += 1
             t["cache_hits"] += cache_hit
@@ -74,8 +80,9 @@ class Ledger:
             rows, self._rows = list(self._rows.values()), {}
         if not rows or wh is None:
             return 0
+        paid = [r["request_key"] for r in rows if r["status"] == "ok" and not r["cache_hit"]]
         try:
-            if hasattr(wh, "quarantine"):          # a warehouse.Run: counts go into its runs row
+            if hasattr(wh, "quarantine"):          # a warehouse.Run: counts go into its runs row (and its chunk)
                 wh.write("llm_calls", rows)
             else:
                 wh.write("llm_calls", rows, self.run_id)
@@ -84,4 +91,7 @@ class Ledger:
                 for r in rows:
                     self._rows.setdefault(r["call_id"], r)
             raise
+        if self.on_committed is not None and paid:
+            done = lambda: self.on_committed(paid)  # noqa: E731
+            wh.after_commit(done) if hasattr(wh, "after_commit") else done()
         return len(rows)

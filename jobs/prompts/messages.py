@@ -1,12 +1,10 @@
-"""Chat messages for the QA stages: instructions from the versioned prompt files, video frames as image parts,
-and text from the video page (title, description, captions) quoted as untrusted data, never as instructions.
+"""Chat messages for the QA stages: instructions from the versioned prompt files, video frames as image parts
+(from jobs.media.model_frames, never decoded here), and text from the video page (title, description, captions)
+quoted as untrusted data, never as instructions.
 """
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-
-import numpy as np
 
 from jobs.prompts import quote_untrusted
 
@@ -42,38 +40,3 @@ def question_block(question: str, options: list[str] | None) -> str:
     body = question if not options else question + "\n" + "\n".join(options)
     kind = "multiple choice: answer with the letter" if options else "open-ended: answer briefly"
     return quote_untrusted(f"Question ({kind})", body, 8000)
-
-
-def video_frames(path: str | Path, count: int) -> list[np.ndarray]:
-    """`count` RGB frames evenly spread over the video: the frames stage's sampler (jobs.frames), else seeking."""
-    try:
-        from jobs.frames import sample_frames
-    except ImportError:
-        return _seek_frames(path, count)
-    return [frame for _, frame in sample_frames(path, n=count)]
-
-
-def _seek_frames(path: str | Path, count: int) -> list[np.ndarray]:
-    import av
-    frames: list[np.ndarray] = []
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        duration = float(stream.duration * stream.time_base) if stream.duration else (
-            float(container.duration) / 1e6 if container.duration else 0.0)
-        if duration <= 0:
-            raise ValueError(f"{path}: unknown duration")
-        times = [duration * (i + 0.5) / count for i in range(count)]
-        for t in times:
-            container.seek(int(t / stream.time_base), stream=stream, backward=True, any_frame=False)
-            for frame in container.decode(stream):
-                if frame.pts is None or float(frame.pts * stream.time_base) >= t - 1e-3:
-                    frames.append(frame.to_ndarray(format="rgb24"))
-                    break
-    if not frames:
-        raise ValueError(f"{path}: no decodable frames")
-    return frames
-
-
-def middle_frame(frames: list[np.ndarray]) -> list[np.ndarray]:
-    """The ONE frame the blind solver sees."""
-    return [frames[len(frames) // 2]] if frames else []

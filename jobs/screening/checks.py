@@ -11,11 +11,17 @@ import json
 import logging
 import re
 
-from jobs.screening.media import VideoError, sample_frames
+from jobs.media.model_frames import Budget, VideoError, encode_jpeg, load
 
 log = logging.getLogger("videokr.screen")
 
 CHECKS = ("media", "moderation", "text_relevance", "visual_relevance")
+MODERATION_SIDE = 1024   # longest side of the frames sent to image moderation
+
+
+def moderation_frames(path: str, count: int) -> list:
+    """The frames image moderation sees: the model frames of a `count` budget, at most MODERATION_SIDE pixels."""
+    return load(path, Budget(frames=count, max_side=MODERATION_SIDE)).frames
 
 
 def row(video: dict, check: str, passed: bool | None, score: float | None = None, detail: str | dict = "") -> dict:
@@ -29,18 +35,16 @@ def media(video: dict, path: str | None, n_frames: int) -> tuple[dict, list]:
     if not path:
         return row(video, "media", False, None, {"reason": "download", "error": video.get("download_error")}), []
     try:
-        meta, frames = sample_frames(path, n_frames)
+        clip = load(path, Budget(frames=n_frames, max_side=MODERATION_SIDE))
     except VideoError as exc:
         return row(video, "media", False, None, {"reason": "corrupt", "kind": exc.reason, "error": str(exc)}), []
     except Exception as exc:  # noqa: BLE001 - any decoder failure means the file is unusable
         return row(video, "media", False, None, {"reason": "corrupt", "kind": type(exc).__name__,
                                                  "error": str(exc)[:500]}), []
-    return row(video, "media", True, meta.get("duration_s"), meta), frames
+    return row(video, "media", True, clip.meta.get("duration_s"), clip.meta), clip.frames
 
 
 def moderation(video: dict, moderator, captions: str, frames: list, scene: dict | None) -> dict:
-    from jobs.llm.images import encode_jpeg
-
     text = "\n".join(x for x in (video.get("title"), video.get("description"), captions) if x)
     out: dict = {"moderator": getattr(moderator, "name", type(moderator).__name__)}
     try:
@@ -50,7 +54,7 @@ def moderation(video: dict, moderator, captions: str, frames: list, scene: dict 
         reasons = [t.reason] if t.flagged else []
         if not t.flagged:                      # images only when the text passed: a flag is already final
             for i, f in enumerate(frames):
-                im = moderator.moderate_image(encode_jpeg(f, 1024, 85), {"scene": scene, "video_id": video["video_id"]})
+                im = moderator.moderate_image(encode_jpeg(f, MODERATION_SIDE, 85), {"scene": scene, "video_id": video["video_id"]})
                 out.setdefault("image", {})
                 for c, s in im.categories.items():
                     out["image"][c] = max(out["image"].get(c, 0), s)
@@ -74,7 +78,7 @@ def text_relevance(video: dict, rel, captions: str, candidates: list[dict]) -> d
 
     `candidates`: dicts with kp_id, name, statement (the video's collect owner first, so it wins ties).
     """
-    from jobs.relevance import kp_text
+    from jobs.screening.relevance import kp_text
 
     cands = candidates or [{"kp_id": video["kp_id"], "name": video.get("kp_name"), "statement": video.get("kp_statement")}]
     meta = f"{video.get('title') or ''}. {video.get('description') or ''}"
@@ -91,8 +95,8 @@ def text_relevance(video: dict, rel, captions: str, candidates: list[dict]) -> d
     return r
 
 
-def visual_requests(videos: list[dict], frames_by_id: dict[str, list], layer, settings) -> list:
-    """One relevance_judge ChatRequest per video that has frames."""
+def visual_requests(videos: list[dict], frames_by_id: dict, layer, settings) -> list:
+    """One relevance_judge ChatRequest per video that has frames (ModelFrames by video id)."""
     from jobs.prompts import load_prompt, render
     from jobs.prompts.messages import user_content
     from jobs.sources.base import ChatRequest, RelevanceVerdict
@@ -100,7 +104,7 @@ def visual_requests(videos: list[dict], frames_by_id: dict[str, list], layer, se
     prompt = load_prompt("judge_relevance", settings=settings)
     reqs = []
     for v in videos:
-        parts = layer.frames_to_parts(frames_by_id[v["video_id"]])
+        parts = layer.image_parts(frames_by_id[v["video_id"]])
         text = render(prompt, kp_name=v.get("kp_name") or "", kp_statement=v.get("kp_statement") or "")
         reqs.append(ChatRequest(
             role="relevance_judge", task="judge_relevance", schema=RelevanceVerdict, prompt_version=prompt.id,

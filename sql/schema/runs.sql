@@ -10,6 +10,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished TIMESTAMP,
     rows_written VARCHAR,    -- JSON {table: rows inserted or changed}
     snapshot_id BIGINT,      -- DuckLake snapshot after the run's last write
-    status VARCHAR,          -- running | success | failed
-    error VARCHAR
+    status VARCHAR,          -- running | success | failed (a killed run is marked failed by the stage's next run)
+    error VARCHAR,
+    host VARCHAR,            -- the machine and process that ran it (to tell a killed run from a live one)
+    pid INTEGER
 );

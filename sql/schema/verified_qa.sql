@@ -16,5 +16,7 @@ CREATE TABLE IF NOT EXISTS verified_qa (
     model VARCHAR,           -- generator model
     prompt_version VARCHAR,
     call_id VARCHAR,         -- the generation call
+    think_words INTEGER,     -- words in think (computed once when written; the dataset views read it)
+    think_steps INTEGER,     -- non-blank lines of think
     run_id VARCHAR
 );

@@ -5,7 +5,8 @@
 Runs in one process, on the same file:
   (a) naive: OpenCV reads every frame; keeps 128 uniform model frames; imagehash.phash on the frame nearest each
       1 Hz grid point; per-bit majority per 20-s window;
-  (b) ours: jobs.frames.process_video (128 model frames + window hashes, selective PyAV decode, batched pHash).
+  (b) ours: jobs.media.windows.hash_video (window hashes: selective PyAV decode, batched pHash) plus
+      jobs.media.model_frames.load (the 128 model frames, decoded by the one model-frames path).
 (a) and (b) alternate (a, b, a, b, ...) so both see the same load on a shared machine. Prints seconds per
 video-minute for both (best and median of --repeats), their ratio (best/best, median/median, per adjacent pair,
 and of CPU time), pHash ms/frame ours vs imagehash, and the load average before and after.
@@ -28,8 +29,8 @@ import imagehash  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from jobs import frames, phash  # noqa: E402
-from jobs.frame_sampling import model_targets  # noqa: E402
+from jobs.media import model_frames, phash, windows  # noqa: E402
+from jobs.media.frame_sampling import model_targets  # noqa: E402
 
 
 def bench_video(seconds: float) -> tuple[Path, str]:
@@ -76,8 +77,9 @@ def naive(path: Path, n_model: int = 128, window_s: float = 20.0) -> dict:
 
 
 def ours(path: Path) -> dict:
-    res = frames.process_video(path, n_model=128)
-    return {"model": len(res.model_frames), "windows": [w["phash"] for w in res.windows],
+    res = windows.hash_video(path)
+    clip = model_frames.load(path, model_frames.Budget(frames=128))
+    return {"model": len(clip.timestamps), "windows": [w["phash"] for w in res.windows],
             "duration": res.index.duration_s, "hashed": sum(w["frame_count"] for w in res.windows)}
 
 
@@ -108,13 +110,13 @@ def hash_speed(path: Path, n: int = 240, repeats: int = 3) -> dict:
     RGBX -> pHash, conversion included). Frames: every 3rd decoded frame (varied content)."""
     import av
 
-    from jobs.video_decode import Reformatter
+    from jobs.media.video_decode import Reformatter
     with av.open(str(path)) as c:
         decoded = [f for i, f in zip(range(3 * n), c.decode(c.streams.video[0])) if i % 3 == 0]
     rgb = [f.to_ndarray(format="rgb24") for f in decoded]
     to_rgbx = Reformatter("rgba")
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=1, user_api="blas"):   # as jobs.frames.process_video runs it
+    with threadpool_limits(limits=1, user_api="blas"):   # as jobs.media.windows.hash_video runs it
         ours, t_ours = timed(lambda: phash.phash_frames(rgb), repeats)
         job, t_job = timed(lambda: phash.phash_frames([to_rgbx(f) for f in decoded]), repeats)
     ref, t_ref = timed(lambda: [imagehash.phash(Image.fromarray(a)) for a in rgb], repeats)

@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from jobs.neardup import NearDupParams, candidate_pairs, sequence_matches
+from jobs.dedup.neardup import NearDupParams, candidate_pairs, sequence_matches
 
 WIN = 20.0
 

@@ -58,7 +58,8 @@ def build(dims: dict, device: str, dtype):
 
 def synthetic_frames(n: int, side: int, seed: int = 0) -> Frames:
     arr = np.random.default_rng(seed).integers(0, 256, size=(n, side, side, 3), dtype=np.uint8)
-    return Frames(arr, fps=2.0, total_num_frames=n, frames_indices=list(range(n)), duration_s=n / 2.0)
+    return Frames("synthetic", "0" * 64, [i / 2.0 for i in range(n)], arr, fps=2.0, total_num_frames=n,
+                  duration_s=n / 2.0)
 
 
 def _text_of(tok, n_tokens: int, seed: str) -> str:

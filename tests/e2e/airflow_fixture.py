@@ -14,8 +14,8 @@ def airflow_server(tmp_path_factory):
     for k in saved:
         del os.environ[k]
     os.environ["VIDEOKR_HOME"] = str(home)
-    from videokr.airflow_server import AirflowServer
-    from videokr.rest import AirflowREST
+    from videokr.cli.airflow_server import AirflowServer
+    from videokr.cli.rest import AirflowREST
     from videokr.settings import Settings
     server = AirflowServer(Settings.load()).start()
     try:

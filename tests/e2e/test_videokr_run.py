@@ -81,6 +81,21 @@ def test_second_run_keeps_row_counts_and_adds_runs(first_run):
     assert _counts(home) == before
     n_after = int(_sql(home, "select count(*) AS n from runs").split("│")[-2].strip())
     assert n_after > n_runs
+    # change-only: the long stages skipped every unchanged item (no decode, no model call, no row) ...
+    from videokr.settings import Settings
+    from warehouse import Warehouse
+    with Warehouse(Settings(home=home), read_only=True) as wh:
+        last = wh.query("""SELECT stage, arg_max(rows_written, started) AS rows FROM runs
+                           WHERE stage IN ('frames', 'generate', 'verify') GROUP BY stage""").to_dicts()
+    assert {r["stage"]: json.loads(r["rows"]) for r in last} == {"frames": {}, "generate": {}, "verify": {}}
+    # ... and emitted no asset event: their publish task was skipped, so nothing downstream was woken
+    import sqlite3
+    con = sqlite3.connect(home / "airflow" / "airflow.db")
+    states = dict(con.execute("""SELECT dag_id, state FROM task_instance t WHERE task_id = 'work.publish'
+                                 AND dag_id IN ('frames', 'generate', 'verify') AND start_date = (
+                                   SELECT max(start_date) FROM task_instance u
+                                   WHERE u.dag_id = t.dag_id AND u.task_id = t.task_id)""").fetchall())
+    assert states == {"frames": "skipped", "generate": "skipped", "verify": "skipped"}
 
 
 def test_malformed_bank_fails_listing_problems_and_changes_nothing(first_run, tmp_path):

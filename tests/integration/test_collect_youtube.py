@@ -7,7 +7,7 @@ import json
 
 from jobs import collect
 from tests.youtube_fakes import Recording, ok, search_page, video_item
-from jobs.quota import format_today, today, units_per_kept_video
+from jobs.sources.quota import format_today, today, units_per_kept_video
 from jobs.sources.youtube import YouTubeSearch, key_fingerprint
 
 KEY = "AIzaSy-integration-secret"
@@ -105,7 +105,7 @@ def test_partial_query_resumes_from_page_token(settings, wh):
 
 
 def test_quota_report_uses_each_sources_budget(settings, wh):
-    from jobs.quota import DEFAULT_BUDGET, SAMPLE_DAILY_BUDGET, QuotaLedger, quota_config
+    from jobs.sources.quota import DEFAULT_BUDGET, SAMPLE_DAILY_BUDGET, QuotaLedger, quota_config
 
     class Run:  # what QuotaLedger.flush needs of a stage run
         def write(self, table, rows):

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from jobs import decontaminate
-from jobs.neardup import NearDupParams
+from jobs.dedup.neardup import NearDupParams
 
 NO_SAMPLE = {"sample_benchmark_videos": False}
 

@@ -2,7 +2,7 @@
 of the benchmark-like originals are caught; regular videos of the same scene types (the hardest negatives) are not.
 
 Renders only what it needs (2 originals, 3 copies, 3 look-alike regular videos) with the sample world's renderer,
-hashes them with jobs.frames.window_hashes_for, and runs the decontaminate stage with the originals as benchmark videos.
+hashes them with jobs.media.windows.window_hashes_for, and runs the decontaminate stage with the originals as benchmark videos.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ pytest.importorskip("jobs.sources.sample.render")
 import polars as pl  # noqa: E402
 
 from jobs import decontaminate  # noqa: E402
-from jobs.frames import window_hashes_for  # noqa: E402
+from jobs.media.windows import window_hashes_for  # noqa: E402
 from jobs.sources.sample.planted import bench_specs, planted_specs  # noqa: E402
 from jobs.sources.sample.render import render_item  # noqa: E402
 from jobs.sources.sample.spec import kp_specs  # noqa: E402

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jobs import frames
+from jobs.media.video_decode import sha256_file
+from jobs.media.model_frames import timestamps
+from jobs.media.windows import window_hashes_for
 from tests.unit.frames_media import bad_files, render_video
 
 
@@ -34,7 +37,7 @@ def test_stage_writes_files_and_windows_quarantines_bad_and_is_idempotent(settin
     a = ok.filter(ok["video_id"] == "vidA").row(0, named=True)
     assert (a["codec"], a["width"], a["height"], a["frames"]) == ("h264", 320, 180, 45 * 24)
     assert a["duration_s"] == pytest.approx(45.0) and a["bytes"] == good["vidA"].stat().st_size
-    assert a["sha256"] == frames.sha256_file(good["vidA"]) and a["subject_id"] == "physics"
+    assert a["sha256"] == sha256_file(good["vidA"]) and a["subject_id"] == "physics"
     errors = dict(files.filter(files["status"] == "error").select("video_id", "error").iter_rows())
     assert errors["bad_zero_length"].startswith("zero_length:")
     assert errors["bad_not_video"].startswith("not_video:")
@@ -48,7 +51,12 @@ def test_stage_writes_files_and_windows_quarantines_bad_and_is_idempotent(settin
     assert wins.filter(wins["video_id"] == "vidA")["window_index"].to_list() == [0, 1, 2]
     assert wins.filter(wins["video_id"] == "vidA")["end_s"].to_list() == [20.0, 40.0, 45.0]
     assert wins.filter(wins["video_id"] == "vidA")["phash"].to_list() == [
-        w["phash"] for w in frames.window_hashes_for(good["vidA"])]
+        w["phash"] for w in window_hashes_for(good["vidA"])]
+
+    plans = _table(wh, "model_frames")      # the instants every model will see, per frame budget
+    assert sorted(set(plans["video_id"])) == ["vidA", "vidB"] and sorted(set(plans["budget_frames"])) == [8, 128]
+    a8 = plans.filter((plans["video_id"] == "vidA") & (plans["budget_frames"] == 8)).row(0, named=True)
+    assert a8["timestamps"] == timestamps(good["vidA"], 8) and a8["sha256"] == a["sha256"]
 
     q = wh.query("SELECT item, reason FROM quarantine WHERE stage = 'frames' ORDER BY item")
     assert dict(q.iter_rows()) == {"bad_corrupt": "corrupt_video", "bad_missing": "missing_file",
@@ -58,6 +66,7 @@ def test_stage_writes_files_and_windows_quarantines_bad_and_is_idempotent(settin
     # rerun on the same input: nothing changes, rows keep the first run's id
     again = frames.run(settings, params={"paths": paths, "workers": 1})
     assert again["rows"].get("video_files", 0) == 0 and again["rows"].get("window_hashes", 0) == 0
+    assert again["rows"].get("model_frames", 0) == 0
     assert _table(wh, "window_hashes").equals(wins) and _table(wh, "video_files").equals(files)
 
     # vidA's file is replaced by a shorter video: its windows are replaced (stale ones deleted), vidB untouched

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs import kb_expand, knowledge_bank
+from jobs import knowledge_bank
+from jobs.kb import expand as kb_expand
 from jobs.sources.offline_model import OfflineModel
 
 MINI = str(Path(__file__).resolve().parents[1] / "fixtures" / "mini_bank.yaml")

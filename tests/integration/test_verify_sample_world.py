@@ -10,7 +10,7 @@ import json
 import pytest
 
 from jobs import generate, verify
-from jobs.knowledge_bank import kp_id, slug
+from jobs.kb.bank import kp_id, slug
 from jobs.sources.offline_model import OfflineModel
 from warehouse import stage_run
 

@@ -18,7 +18,7 @@ HEAVY = ("torch", "transformers", "trl", "cv2", "av", "duckdb", "polars", "pyarr
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
-    from videokr import airflow_env
+    from videokr.cli import airflow_env
     from videokr.settings import Settings
     airflow_env.apply(Settings(home=home))
     from airflow.dag_processing.dagbag import DagBag

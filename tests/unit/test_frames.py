@@ -1,4 +1,5 @@
-"""Frame sampling, window hashes, typed errors and memory of jobs.frames / jobs.video_decode on rendered videos."""
+"""Model frames, window hashes, typed errors and memory of jobs.media (model_frames, windows, video_decode) on
+rendered videos."""
 from __future__ import annotations
 
 import gc
@@ -10,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jobs import frames, phash
-from jobs.frame_sampling import model_targets
-from jobs.video_decode import (CorruptVideo, MissingVideo, NotAVideo, TruncatedVideo, VideoError,
+from jobs.media import model_frames as mfr
+from jobs.media import phash, windows
+from jobs.media.frame_sampling import model_targets
+from jobs.media.video_decode import (CorruptVideo, MissingVideo, NotAVideo, TruncatedVideo, VideoError,
                                ZeroLengthVideo, decode_frames, index_video)
 from tests.unit.frames_media import bad_files, reencode, render_video
 
@@ -47,8 +49,9 @@ def test_index_reports_file_metadata(media):
 def test_model_frames_are_uniform_distinct_exact_and_near_targets(media, name, n, expected):
     path = media[name]
     idx = index_video(path)
-    got = frames.sample_frames(path, n=n)
-    assert len(got) == expected
+    clip = mfr.load(path, mfr.Budget(frames=n))
+    got = list(zip(clip.timestamps, clip.array))
+    assert len(got) == expected and clip.timestamps == mfr.timestamps(path, n)
     times = [t for t, _ in got]
     assert times == sorted(times) and len(set(times)) == len(times)
     gop = float(np.max(np.diff(idx.key_times)))
@@ -70,17 +73,15 @@ def test_kept_keyframes_decode_like_a_second_demux(media, monkeypatch):
     a, b = dict(decode_frames(plain, wanted)), dict(decode_frames(kept, wanted))
     assert set(a) == set(b) == wanted
     assert all(np.array_equal(a[t], b[t]) for t in wanted)
-    res = frames.process_video(path, n_model=32)
-    monkeypatch.setattr(frames, "KEEP_KEYFRAMES_BYTES", 0)
-    ref = frames.process_video(path, n_model=32)
+    res = windows.hash_video(path)
+    monkeypatch.setattr(windows, "KEEP_KEYFRAMES_BYTES", 0)
+    ref = windows.hash_video(path)
     assert res.windows == ref.windows and res.index.key_packets is None
-    assert [t for t, _ in res.model_frames] == [t for t, _ in ref.model_frames]
-    assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(res.model_frames, ref.model_frames))
 
 
 def test_window_hashes_are_majorities_of_imagehash_at_1hz(media):
     path = media["v30"]
-    wins = frames.window_hashes_for(path)
+    wins = windows.window_hashes_for(path)
     assert [(w["window_index"], w["start_s"], w["end_s"]) for w in wins] == [(0, 0.0, 20.0), (1, 20.0, 30.0)]
     truth = _all_frames(path)
     keys = np.array(sorted(truth))
@@ -98,13 +99,13 @@ def test_window_hashes_are_majorities_of_imagehash_at_1hz(media):
 
 def test_window_hash_survives_reencode_resize_and_shift(media):
     src, d = media["v80"], media["dir"]
-    orig = [w["phash"] for w in frames.window_hashes_for(src)]
+    orig = [w["phash"] for w in windows.window_hashes_for(src)]
     copies = {"reencoded": reencode(src, d / "re.mp4", (256, 144), gop_s=3.0),
               "shifted_3s": reencode(src, d / "sh.mp4", (288, 162), gop_s=2.5, shift_s=3.0)}
-    other = [w["phash"] for w in frames.window_hashes_for(render_video(d / "other.mp4", 80, seed=4, slide_s=15))]
+    other = [w["phash"] for w in windows.window_hashes_for(render_video(d / "other.mp4", 80, seed=4, slide_s=15))]
     unrelated = [phash.hamming(a, b) for a, b in zip(orig, other)]
     for name, path in copies.items():
-        dist = [phash.hamming(a, b) for a, b in zip(orig, (w["phash"] for w in frames.window_hashes_for(path)))]
+        dist = [phash.hamming(a, b) for a, b in zip(orig, (w["phash"] for w in windows.window_hashes_for(path)))]
         assert max(dist) <= 10, (name, dist)
         assert max(dist) < min(unrelated), (name, dist, unrelated)
 
@@ -115,10 +116,10 @@ def test_bad_files_raise_typed_errors(media, tmp_path):
                 "truncated_faststart": TruncatedVideo, "corrupt": CorruptVideo}
     for kind, path in bad.items():
         with pytest.raises(expected[kind]) as err:
-            frames.window_hashes_for(path)
+            windows.window_hashes_for(path)
         assert str(path) in str(err.value) and err.value.reason in str(err.value)
     with pytest.raises(MissingVideo):
-        frames.sample_frames(tmp_path / "nope.mp4")
+        mfr.load(tmp_path / "nope.mp4")
     audio = tmp_path / "tone.wav"
     with av.open(str(audio), "w") as out:
         st = out.add_stream("pcm_s16le", rate=8000)
@@ -127,11 +128,11 @@ def test_bad_files_raise_typed_errors(media, tmp_path):
         for pkt in st.encode(frame):
             out.mux(pkt)
     with pytest.raises(NotAVideo, match="no video stream"):
-        frames.window_hashes_for(audio)
+        windows.window_hashes_for(audio)
     png = tmp_path / "slide.png"
     Image.new("RGB", (64, 48), (200, 10, 10)).save(png)
     with pytest.raises(VideoError, match="still image"):
-        frames.window_hashes_for(png)
+        windows.window_hashes_for(png)
 
 
 def _rss_bytes() -> int:
@@ -142,12 +143,14 @@ def _rss_bytes() -> int:
 def test_rss_stays_flat_over_500_decodes(tmp_path):
     path = render_video(tmp_path / "tiny.mp4", seconds=2, fps=12, size=(96, 64), gop_s=1.0)
     for _ in range(30):                       # warm-up: allocator pools, codec tables, caches
-        frames.process_video(path, n_model=4)
+        windows.hash_video(path)
+        mfr.load(path, mfr.Budget(frames=4))
     gc.collect()
     before = _rss_bytes()
     for _ in range(500):
-        res = frames.process_video(path, n_model=4)
-        assert len(res.model_frames) == 4 and res.windows
+        res = windows.hash_video(path)
+        clip = mfr.load(path, mfr.Budget(frames=4))
+        assert len(clip.timestamps) == 4 and res.windows
     gc.collect()
     growth = _rss_bytes() - before
     assert growth < 16 * 2**20, f"RSS grew {growth / 2**20:.1f} MiB over 500 decodes"

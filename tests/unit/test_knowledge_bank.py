@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs import knowledge_bank as kb
+from jobs.kb import bank as kb
 
 MINI = Path(__file__).parents[1] / "fixtures" / "mini_bank.yaml"
 

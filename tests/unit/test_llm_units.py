@@ -10,7 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from jobs.llm import ConfigError, ModelLayer, frames_to_parts
+from jobs.llm import ConfigError, ModelLayer
+from jobs.llm.cache import wire_messages
+from jobs.media.model_frames import ModelFrames, encode_jpeg, image_parts
 from jobs.llm import config as llm_config
 from jobs.llm.cache import request_key
 from jobs.llm.ratelimit import TokenBucket, estimate_tokens
@@ -100,16 +102,28 @@ def test_request_key_is_stable_and_sensitive():
 # ---------------------------------------------------------------- images
 
 
-def test_frames_to_parts_jpeg_data_urls_downscaled_and_subsampled():
-    frames = [np.full((360, 640, 3), i * 20, np.uint8) for i in range(10)]
-    parts = frames_to_parts(frames, max_side=320, quality=70, count=4)
-    assert len(parts) == 4 and all(p["type"] == "image_url" for p in parts)
-    url = parts[-1]["image_url"]["url"]
-    assert url.startswith("data:image/jpeg;base64,")
-    img = cv2.imdecode(np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
-    assert img.shape == (180, 320, 3) and abs(int(img.mean()) - 180) <= 2   # the last frame was picked
+def test_image_parts_are_keyed_by_frame_identity_not_encoder_bytes():
+    """A part's cache key is (video sha256, instant, size, format, quality): other JPEG bytes for the same frame
+    (an encoder upgrade) keep the key; another instant or size changes it; the endpoint never sees the identity."""
+    clip = ModelFrames("v.mp4", "ab" * 32, [0.5, 1.5], np.stack([np.full((180, 320, 3), i * 60, np.uint8)
+                                                                for i in range(2)]), 2.0, 4, 2.0)
+    parts = image_parts(clip, quality=70)
+    assert [p["frame"]["t"] for p in parts] == [0.5, 1.5] and parts[0]["frame"]["size"] == [320, 180]
+    img = cv2.imdecode(np.frombuffer(base64.b64decode(parts[1]["image_url"]["url"].split(",", 1)[1]), np.uint8),
+                       cv2.IMREAD_COLOR)
+    assert img.shape == (180, 320, 3) and abs(int(img.mean()) - 60) <= 2
+    msgs = [{"role": "user", "content": [{"type": "text", "text": "q"}, *parts]}]
+    k = request_key("m", msgs, GeneratedQA, 0.0, 100)
+    other_bytes = [{**p, "image_url": {"url": p["image_url"]["url"][:-8] + "AAAAAAAA"}} for p in parts]
+    assert request_key("m", [{"role": "user", "content": [msgs[0]["content"][0], *other_bytes]}],
+                       GeneratedQA, 0.0, 100) == k
+    shifted = [{**p, "frame": {**p["frame"], "t": p["frame"]["t"] + 0.5}} for p in parts]
+    assert request_key("m", [{"role": "user", "content": [msgs[0]["content"][0], *shifted]}],
+                       GeneratedQA, 0.0, 100) != k
+    assert all("frame" not in p for p in wire_messages(msgs)[0]["content"])
+    assert wire_messages(msgs)[0]["content"][1]["image_url"] == parts[0]["image_url"]
     with pytest.raises(ValueError, match="RGB"):
-        frames_to_parts([np.zeros((4, 4), np.uint8)])
+        encode_jpeg(np.zeros((4, 4), np.uint8))
 
 
 # ---------------------------------------------------------------- config

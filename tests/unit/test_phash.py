@@ -1,4 +1,4 @@
-"""jobs.phash is bit-identical to imagehash.phash: on >= 1000 decoded frames of rendered lecture videos and on
+"""jobs.media.phash is bit-identical to imagehash.phash: on >= 1000 decoded frames of rendered lecture videos and on
 flat/synthetic frames where ties at the median decide bits."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jobs import phash
+from jobs.media import phash
 from tests.unit.frames_media import render_video
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jobs.relevance import TextRelevance, chunk_words, kp_text
+from jobs.screening.relevance import TextRelevance, chunk_words, kp_text
 
 
 @pytest.fixture(scope="module")

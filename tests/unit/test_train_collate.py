@@ -43,4 +43,4 @@ def test_bad_video_is_skipped_not_fatal(tmp_path, data):
     collator = VideoSFTCollator(processor, n_frames=4)
     batch = collator(rows)
     assert batch["input_ids"].shape[0] == 2
-    assert collator.skipped[0][0] == rows[1]["problem_id"] and "not found" in collator.skipped[0][1]
+    assert collator.skipped[0][0] == rows[1]["problem_id"] and "missing_file" in collator.skipped[0][1]

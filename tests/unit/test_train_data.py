@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from train.data import (MAX_FRAMES, VideoDecodeError, decode_frames, frame_size, load_jsonl, prompt_text,
-                        target_text)
+from jobs.media.model_frames import Budget, frame_size, load
+from train.data import VideoDecodeError, load_jsonl, prompt_text, target_text
 from train.eval_sets import load_eval_set
 from train.evaluate import extract_letter
 from train.synthetic import COLOURS, write_dataset, write_video
@@ -22,6 +22,10 @@ def test_frame_size_keeps_video_within_4096_tokens(n):
     assert abs(w / h - 1280 / 720) < 0.35          # aspect kept
 
 
+def decode_frames(path: str, n_frames: int):
+    return load(path, Budget(frames=n_frames, max_video_tokens=4096))
+
+
 def test_decode_frames_uniform_and_resized(tmp_path):
     path = write_video(tmp_path / "v.mp4", "C", seconds=2.0, fps=8, size=56)
     f = decode_frames(str(path), n_frames=4)
@@ -30,12 +34,12 @@ def test_decode_frames_uniform_and_resized(tmp_path):
     assert f.fps == 8.0 and f.total_num_frames == 16
     row = f.array[0, 28]                              # the square's colour is visible in the decoded frame
     assert any(np.abs(px.astype(int) - COLOURS["C"]).max() < 40 for px in row)
-    many = decode_frames(str(path), n_frames=500)     # capped at MAX_FRAMES; short videos repeat frames
-    assert many.array.shape[0] == MAX_FRAMES
+    many = decode_frames(str(path), n_frames=500)     # at most 2 frames per second: never a repeated frame
+    assert many.array.shape[0] == 4 and many.timestamps == f.timestamps
 
 
 def test_decode_errors_name_the_file(tmp_path):
-    with pytest.raises(VideoDecodeError, match="missing.mp4: video file not found"):
+    with pytest.raises(VideoDecodeError, match="missing.mp4: missing_file"):
         decode_frames(str(tmp_path / "missing.mp4"), 4)
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 100)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from videokr import airflow_admin, airflow_env
+from videokr.cli import airflow_admin, airflow_env
 from videokr.settings import Settings
 
 COMPONENTS = ("dag-processor", "scheduler", "triggerer", "api-server")

@@ -6,7 +6,7 @@ How frames are fetched (one demux pass, a second only where needed, one decode p
    presentation time, keyframe flag and GOP. It also detects truncation (fewer packets than the container declares,
    or a missing `moov` atom) before any decoding. Optionally it keeps the (compressed) keyframe packets, within a
    byte budget, so that wanted keyframes need no second demux. Other streams (audio...) are discarded unread.
-2. A caller picks frames by presentation timestamp (see jobs/frames.py: keyframes where they are close enough to the
+2. A caller picks frames by presentation timestamp (see jobs/media/frame_sampling.py: keyframes where they are close enough to the
    target, exact frames otherwise).
 3. `decode_frames` feeds the decoder only: the keyframe packet of a GOP whose keyframe alone is wanted (from the
    kept packets when the index holds them), or the GOP's packets from its keyframe up to the last wanted packet
@@ -20,6 +20,7 @@ would build a context (and its thread pool) for every frame, which costs more th
 """
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,8 +231,11 @@ class Reformatter:
         self.fmt = fmt
         self._sws = av.video.reformatter.VideoReformatter()
 
-    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
-        return self._sws.reformat(frame, format=self.fmt, threads=1).to_ndarray()
+    def __call__(self, frame: av.VideoFrame, width: int | None = None, height: int | None = None,
+                 interpolation: str | None = None) -> np.ndarray:
+        """The frame in `fmt`, scaled to width x height when given (swscale `interpolation`, e.g. "AREA")."""
+        return self._sws.reformat(frame, width=width, height=height, format=self.fmt, interpolation=interpolation,
+                                  threads=1).to_ndarray()
 
 
 def feed_plan(index: VideoIndex, wanted: np.ndarray) -> list[tuple[int, int]]:
@@ -300,3 +304,10 @@ def decode_frames(index: VideoIndex, wanted_pts: set[int], threads: int = 0,
     if todo:
         raise CorruptVideo(index.path, f"{len(todo)} indexed frames could not be decoded")
 
+
+def sha256_file(path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

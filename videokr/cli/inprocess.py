@@ -5,7 +5,7 @@ import logging
 import os
 import time
 
-from videokr import airflow_admin, airflow_env
+from videokr.cli import airflow_admin, airflow_env
 from videokr.settings import REPO_ROOT, Settings
 
 log = logging.getLogger("videokr.run")

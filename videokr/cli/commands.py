@@ -1,4 +1,4 @@
-"""CLI commands beyond run/stage/sql/sample: airflow, quota, kb, export, card."""
+"""CLI commands beyond run/stage/sql/sample: airflow, quota, kb, export, card, maintain."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,11 @@ from videokr.settings import Settings
 def cmd_airflow(args) -> int:
     settings = Settings.load()
     if args.action == "init":
-        from videokr.airflow_admin import POOLS, init
+        from videokr.cli.airflow_admin import POOLS, init
         login = init(settings)
         print(f"airflow home: {settings.airflow_home}\npools: {', '.join(POOLS)}\nlogin: {login['user']} / {login['password']}")
         return 0
-    from videokr.airflow_server import AirflowServer
+    from videokr.cli.airflow_server import AirflowServer
     with AirflowServer(settings, port=args.port) as server:
         print(f"\nAirflow is up: {server.url}\nlog in as {server.login['user']} / {server.login['password']}"
               f"\n(password file: {settings.airflow_home}/simple_auth_manager_passwords.json.generated)"
@@ -29,13 +29,13 @@ def cmd_airflow(args) -> int:
 
 
 def cmd_quota(args) -> int:
-    from jobs.quota import format_today
+    from jobs.sources.quota import format_today
     print(format_today(Settings.load()))
     return 0
 
 
 def cmd_kb(args) -> int:
-    from jobs.kb_expand import run
+    from jobs.kb.expand import run
     subjects = [s for v in args.subjects for s in v.split(",") if s]
     params = {"accept": args.accept or None, "max_proposals": args.max_proposals}
     print(json.dumps(run(Settings.load(), subjects, params=params), indent=2, default=str))
@@ -52,6 +52,14 @@ def cmd_export(args) -> int:
 def cmd_card(args) -> int:
     from jobs.card import run
     print(json.dumps(run(Settings.load(), params={"out": args.out}), indent=2, default=str))
+    return 0
+
+
+def cmd_maintain(args) -> int:
+    from jobs.maintenance import run
+    given = {"older_than_hours": args.older_than_hours, "grace_hours": args.grace_hours, "keep_snapshots": args.keep}
+    params = {"dry_run": args.dry_run} | {k: v for k, v in given.items() if v is not None}  # else videokr.toml
+    print(json.dumps(run(Settings.load(), params=params), indent=2, default=str))
     return 0
 
 
@@ -81,3 +89,14 @@ def register(sub) -> None:
     c = sub.add_parser("card", help="write the dataset card (Markdown + plots)")
     c.add_argument("--out", default=None)
     c.set_defaults(fn=cmd_card)
+
+    m = sub.add_parser("maintain", help="warehouse upkeep: merge small files, expire old snapshots (keeping those "
+                                        "train_runs/exports/eval_results refer to), delete unneeded files")
+    m.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    m.add_argument("--older-than-hours", type=float, default=None,
+                   help="expire snapshots older than this (default 168); 0 expires all unreferenced ones and "
+                        "deletes unneeded files at once (only when nothing else is writing)")
+    m.add_argument("--grace-hours", type=float, default=None,
+                   help="keep unneeded files this long before deleting them (default 1, capped by --older-than-hours)")
+    m.add_argument("--keep", type=int, nargs="*", help="more snapshot ids to keep")
+    m.set_defaults(fn=cmd_maintain)

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from jobs.video_decode import VideoIndex
+from jobs.media.video_decode import VideoIndex
 
 WINDOW_S = 20.0
 GRID_S = 1.0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from videokr.airflow_server import AirflowServer
+from videokr.cli.airflow_server import AirflowServer
 from videokr.settings import Settings
 
 log = logging.getLogger("videokr.run")
@@ -14,7 +14,7 @@ def run_with_scheduler(settings: Settings, subjects: list[str] | None = None, ti
     stages = registered()
     results = []
     with AirflowServer(settings) as server:
-        from videokr.rest import AirflowREST
+        from videokr.cli.rest import AirflowREST
         api = AirflowREST(server.url, server.login["user"], server.login["password"])
         api.wait_for_dags(stages)
         before = {s: len(api.runs(s)) for s in stages}

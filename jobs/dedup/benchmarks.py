@@ -21,7 +21,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable
 
-from jobs.youtube_ids import youtube_id, youtube_ids
+from jobs.dedup.youtube_ids import youtube_id, youtube_ids
 
 log = logging.getLogger("videokr.benchmarks")
 
@@ -164,7 +164,7 @@ def load_items(specs: list[dict], quarantine=None) -> list[dict]:
 
 
 def window_rows(benchmark: str, bench_video_id: str, item_id: str | None, path: Path, hashes) -> list[dict]:
-    """benchmark_windows rows from `jobs.frames.window_hashes_for(path)` output (dicts or a polars frame)."""
+    """benchmark_windows rows from `jobs.media.windows.window_hashes_for(path)` output (dicts or a polars frame)."""
     recs = hashes.to_dicts() if hasattr(hashes, "to_dicts") else list(hashes)
     return [{"benchmark": benchmark, "bench_video_id": bench_video_id, "item_id": item_id,
              "window_index": int(h["window_index"]), "start_s": float(h["start_s"]), "end_s": float(h["end_s"]),

@@ -32,12 +32,12 @@ def cmd_run(args) -> int:
     settings = Settings.load()
     t0 = time.time()
     if args.scheduler:
-        from videokr.scheduler_run import run_with_scheduler
+        from videokr.cli.scheduler_run import run_with_scheduler
         results = run_with_scheduler(settings, _subjects(args.subjects))
     else:
-        from videokr.inprocess import run_chain
+        from videokr.cli.inprocess import run_chain
         results = run_chain(settings, _subjects(args.subjects))
-    from videokr.summary import print_summary
+    from videokr.cli.summary import print_summary
     ok = print_summary(settings, results, since=t0)
     return 0 if ok else 1
 
@@ -50,7 +50,7 @@ def cmd_stage(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    from videokr.summary import print_frame
+    from videokr.cli.summary import print_frame
     from warehouse import Warehouse
     with Warehouse(Settings.load(), read_only=True) as wh:
         print_frame(wh.query(args.query), max_rows=args.max_rows)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     sm.add_argument("action", choices=["build"])
     sm.set_defaults(fn=cmd_sample)
 
-    from videokr import cli_more
+    from videokr.cli import commands as cli_more
     cli_more.register(sub)
 
     args = p.parse_args(argv)

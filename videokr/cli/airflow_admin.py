@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from videokr import airflow_env
+from videokr.cli import airflow_env
 from videokr.settings import Settings
 
 # Pools cap concurrent use of external APIs and GPUs across every DAG (slots are defaults; edit in the UI).

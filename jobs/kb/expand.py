@@ -8,8 +8,8 @@
      (new courses/lectures may be proposed unless `allow_new_courses` / `allow_new_lectures` is off).
 3. Proposals land in `kb_proposals` as pending (valid) or rejected (with the reason). Nothing else moves.
 4. Accepting (`accept`: True = every pending proposal of the subjects, or a list of proposal ids) merges them into
-   the bank document, checks it with `knowledge_bank.validate`, writes it to `$VIDEOKR_HOME/knowledge_bank.yaml`
-   and loads it through the knowledge-bank stage for those subjects; the proposals become accepted.
+   the bank document, checks it with `kb.bank.validate`, writes it to `$VIDEOKR_HOME/knowledge_bank.yaml`
+   and loads it into the bank tables (as a `knowledge_bank` run) for those subjects; the proposals become accepted.
 A rerun asks the (cached or deterministic) generator again and changes nothing: a decided proposal (accepted or
 rejected) keeps its verdict; pending ones are checked again.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from jobs import knowledge_bank as kb
+from jobs.kb import bank as kb
 from jobs.prompts import load_prompt, render
 from jobs.sources.base import ChatRequest, KBExpansion
 from videokr.settings import Settings
@@ -109,7 +109,7 @@ def canonical(p: dict, existing: dict[str, dict[str, list[str]]]) -> dict:
 
 
 def build_request(subject: dict, existing: dict, prompt, max_proposals: int) -> ChatRequest:
-    reserve = yaml.safe_load((Path(__file__).parent / "seeds" / "expand_kb.yaml").read_text())["reserve"]
+    reserve = yaml.safe_load((Path(__file__).parents[1] / "seeds" / "expand_kb.yaml").read_text())["reserve"]
     examples = "\n".join(json.dumps(p, ensure_ascii=False) for ps in list(reserve.values())[:2] for p in ps[:1])
     listing = "\n".join(f"- {c}\n" + "\n".join(f"  - {lec}: " + "; ".join(kps) for lec, kps in lectures.items())
                         for c, lectures in existing.items())
@@ -214,7 +214,8 @@ def accept(settings: Settings, wh: Warehouse, run, doc: dict, subjects: list[str
     path = Path(settings.home) / "knowledge_bank.yaml"
     if taken:
         path.write_text(yaml.safe_dump(merged, sort_keys=False, allow_unicode=True))
-        kb.run(settings, sorted({r["subject_id"] for r in taken}), params={"source": str(path)})
+        kb.write_bank(settings, merged, str(path), sorted({r["subject_id"] for r in taken}),
+                      params={"source": str(path)})
     done = [{**{k: r[k] for k in SCHEMA}, "status": "accepted", "reason": None} for r in taken]
     done += [{k: r[k] for k in SCHEMA} for r in stale]
     if done:

@@ -1,0 +1,1 @@
+"""Deduplication against evaluation benchmarks: YouTube ids, the benchmark registry, near-duplicate matching."""

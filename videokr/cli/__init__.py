@@ -1,0 +1,1 @@
+"""The `videokr` command: the top floor, which may import every layer (settings, warehouse, jobs, Airflow)."""
