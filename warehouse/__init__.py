@@ -33,13 +33,13 @@ class Warehouse:
     def query(self, sql: str, params: list | dict | None = None) -> pl.DataFrame:
         return self.con.execute(sql, params or []).pl()
 
-    def write(self, table: str, rows, run_id: str, scope: dict[str, list] | None = None) -> dict[str, int]:
-        return writes.write(self.con, schema.table(table), rows, run_id, scope, self.settings.write_retries)
+    def write(self, table: str, rows, run_id: str, scope: dict[str, list] | None = None,
+              append: bool = False) -> dict[str, int]:
+        return writes.write(self.con, schema.table(table), rows, run_id, scope, self.settings.write_retries, append)
 
-    def write_many(self, items: list[tuple[str, object, str, dict | None]]) -> list[dict[str, int]]:
-        """(table, rows, run_id, scope) writes in one transaction (see writes.write_many)."""
-        return writes.write_many(self.con, [(schema.table(t), rows, rid, scope) for t, rows, rid, scope in items],
-                                 self.settings.write_retries)
+    def write_many(self, items: list[tuple]) -> list[dict[str, int]]:
+        """(table, rows, run_id, scope[, append]) writes in one transaction (see writes.write_many)."""
+        return writes.write_many(self.con, [(schema.table(w[0]), *w[1:]) for w in items], self.settings.write_retries)
 
     def snapshot(self) -> int:
         return catalog.snapshot_id(self.con)

@@ -60,12 +60,14 @@ class Run:
         log.info("%s: %s inserted=%d deleted=%d unchanged=%d", self.run_id, table,
                  counts["inserted"], counts["deleted"], counts["unchanged"])
 
-    def write(self, table: str, rows, scope: dict[str, list] | None = None) -> dict[str, int] | None:
-        """Write now, or, inside `chunk()`, when the chunk commits (then None is returned)."""
+    def write(self, table: str, rows, scope: dict[str, list] | None = None,
+              append: bool = False) -> dict[str, int] | None:
+        """Write now, or, inside `chunk()`, when the chunk commits (then None is returned). `append`: a ledger,
+        unique by key (rows whose key exists are left alone, nothing is diffed)."""
         if self._pending is not None:
-            self._pending.append((table, rows, scope))
+            self._pending.append((table, rows, scope, append))
             return None
-        counts = self.wh.write(table, rows, self.run_id, scope=scope)
+        counts = self.wh.write(table, rows, self.run_id, scope=scope, append=append)
         self._count(table, counts)
         return counts
 
@@ -90,8 +92,8 @@ class Run:
         finally:
             self._pending = None
         if pending:
-            results = self.wh.write_many([(t, rows, self.run_id, scope) for t, rows, scope in pending])
-            for (table, _, _), counts in zip(pending, results):
+            results = self.wh.write_many([(t, rows, self.run_id, scope, app) for t, rows, scope, app in pending])
+            for (table, *_), counts in zip(pending, results):
                 self._count(table, counts)
         for fn in after:
             fn()

@@ -106,24 +106,24 @@ def _diff_sql(t: Table, present: set[str]) -> tuple[str, str]:
 
 
 def write(con: duckdb.DuckDBPyConnection, t: Table, rows, run_id: str,
-          scope: dict[str, list] | None = None, retries: int = 8) -> dict[str, int]:
+          scope: dict[str, list] | None = None, retries: int = 8, append: bool = False) -> dict[str, int]:
     """Write `rows` into `t`. With `scope` (column -> values), delete that scope's rows missing from input.
+    With `append` (ledgers, unique by key), insert the rows whose key is absent: no content diff, no deletes.
 
     Returns counts: inserted (new or changed rows), deleted (stale and changed rows), unchanged.
     """
-    return transaction(con, _writer(con, t, rows, run_id, scope), retries)
+    return transaction(con, _writer(con, t, rows, run_id, scope, append), retries)
 
 
-def write_many(con: duckdb.DuckDBPyConnection, writes: list[tuple[Table, object, str, dict | None]],
-               retries: int = 8) -> list[dict[str, int]]:
-    """Several writes (table, rows, run_id, scope) in ONE transaction: a chunk of a stage's results in every table
-    it writes, with their ledger and quarantine rows, lands whole or not at all."""
-    bodies = [_writer(con, t, rows, run_id, scope) for t, rows, run_id, scope in writes]
+def write_many(con: duckdb.DuckDBPyConnection, writes: list[tuple], retries: int = 8) -> list[dict[str, int]]:
+    """Several writes (table, rows, run_id, scope[, append]) in ONE transaction: a chunk of a stage's results in
+    every table it writes, with their ledger and quarantine rows, lands whole or not at all."""
+    bodies = [_writer(con, *w) for w in writes]
     return transaction(con, lambda: [b() for b in bodies], retries)
 
 
 def _writer(con: duckdb.DuckDBPyConnection, t: Table, rows, run_id: str,
-            scope: dict[str, list] | None) -> Callable[[], dict[str, int]]:
+            scope: dict[str, list] | None, append: bool = False) -> Callable[[], dict[str, int]]:
     """The body of one write (run inside a transaction): typed input, diff by key and content, scoped deletes.
     With a scope, the lake side of the diff is restricted to that scope, so the cost follows the write."""
     data = _frame(t, rows, run_id)
@@ -131,6 +131,8 @@ def _writer(con: duckdb.DuckDBPyConnection, t: Table, rows, run_id: str,
     on, differs = _diff_sql(t, present)
     cols = ", ".join(f'"{c}"' for c in data.column_names)
     scope_sql, scope_params = _scope_predicate(t, scope)
+    if append:
+        return _appender(con, t, data, on, cols)
 
     def body() -> dict[str, int]:
         con.register(INCOMING, data)
@@ -156,6 +158,19 @@ def _writer(con: duckdb.DuckDBPyConnection, t: Table, rows, run_id: str,
         finally:
             con.unregister(INCOMING)
 
+    return body
+
+
+def _appender(con: duckdb.DuckDBPyConnection, t: Table, data: pa.Table, on: str, cols: str):
+    """Append rows whose key is not in the table yet (only the key columns of the lake are read)."""
+    def body() -> dict[str, int]:
+        con.register(INCOMING, data)
+        try:
+            n = con.execute(f"""INSERT INTO "{t.name}" ({cols}) SELECT {cols} FROM {INCOMING} i
+                                WHERE NOT EXISTS (SELECT 1 FROM "{t.name}" l WHERE {on})""").fetchone()[0]
+            return {"inserted": n, "deleted": 0, "unchanged": data.num_rows - n}
+        finally:
+            con.unregister(INCOMING)
     return body
 
 

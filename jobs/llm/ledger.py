@@ -82,10 +82,11 @@ class Ledger:
             return 0
         paid = [r["request_key"] for r in rows if r["status"] == "ok" and not r["cache_hit"]]
         try:
+            # appended, never diffed against the whole ledger: rows are unique by call_id
             if hasattr(wh, "quarantine"):          # a warehouse.Run: counts go into its runs row (and its chunk)
-                wh.write("llm_calls", rows)
+                wh.write("llm_calls", rows, append=True)
             else:
-                wh.write("llm_calls", rows, self.run_id)
+                wh.write("llm_calls", rows, self.run_id, append=True)
         except BaseException:
             with self._lock:                       # keep them for the next flush
                 for r in rows:

@@ -45,3 +45,13 @@ def test_a_value_that_does_not_fit_names_table_column_and_row(wh):
     with pytest.raises(ValueError, match=r"llm_calls\.tokens_in: value 'many' of row \{'call_id': 'bad'\}"):
         wh.write("llm_calls", rows, "run-typed")
     assert wh.con.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == 0, "nothing of a failed write lands"
+
+
+def test_append_inserts_new_keys_only_and_never_rewrites(wh):
+    """Ledgers are appended: a row whose key exists is left as it is (no diff against the table), new keys land."""
+    wh.write("llm_calls", [{"call_id": "a", "tokens_in": 1}, {"call_id": "b", "tokens_in": 2}], "run-1", append=True)
+    counts = wh.write("llm_calls", [{"call_id": "b", "tokens_in": 99}, {"call_id": "c", "tokens_in": 3}], "run-2",
+                      append=True)
+    assert counts == {"inserted": 1, "deleted": 0, "unchanged": 1}
+    got = wh.query("SELECT call_id, tokens_in, run_id FROM llm_calls ORDER BY call_id").rows()
+    assert got == [("a", 1, "run-1"), ("b", 2, "run-1"), ("c", 3, "run-2")]

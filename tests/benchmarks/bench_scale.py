@@ -1,0 +1,480 @@
+"""Benchmark: the warehouse and the dataset stages at a fraction f of the paper's scale (run: python tests/benchmarks/bench_scale.py).
+
+Builds a synthetic warehouse in a temp VIDEOKR_HOME (own SQLite catalog and data path) through the project's own
+write path (`Warehouse.write` / `write_many`), scoped as the stages scope their writes: per subject, the bank tables,
+videos and downloads (scope subject_id, one transaction); then per chunk of `--chunk-videos` videos (generate's
+default 50) three transactions like frames / generate / verify commit them (video_files + window_hashes scoped by
+video_id; candidates scoped by video_id + their generation llm_calls; checks + verified_qa scoped by candidate_id +
+their llm_calls). Paper scale (f=1): 82 subjects, 63,745 knowledge points, 145K videos, ~17 window hashes per video,
+~1M candidates (7 per video, think ~600 chars, question ~120 chars), 315K verified (31.5% pass), 3 checks per
+candidate (~3M), ~4M llm_calls. Rows are spread over 82 subjects from f=0.1 up (4 at f=0.001, 8 at f=0.01, so the
+default run stays within minutes: each commit costs ~0.1-0.4 s on a SQLite catalog; --subjects overrides), so the
+one-subject backfill is 1/4 or 1/8 of the data at the default fractions. Content is generated deterministically
+from `--seed`, outside the timings.
+
+Measures, per f, wall time and peak RSS of this process (psutil sampled every 20 ms; ru_maxrss at the end):
+  first load; an identical rerun of the same writes (goal <= 0.05 of the first load); a one-subject backfill of the
+  biggest tables with changed content (goal <= 1/20 of the first load); decontaminate (jobs.decontaminate.run offline:
+  no registry load, no sample videos; synthetic benchmark_windows with planted copies), split (jobs.split.run),
+  export of all formats (jobs.export.run into a temp dir); every analyst view (SELECT * FROM v_*) alone and while a
+  writer process commits; the Parquet file count and query latency after 50 small scoped writes, then after
+  `warehouse.upkeep.maintain(wh, older_than_hours=0)`. Prints a table per f, the growth between fractions and a
+  linear extrapolation (through the two largest fractions) to f=1 and f=10.
+
+    .venv/bin/python tests/benchmarks/bench_scale.py                          # --fractions 0.001 0.01 (a few minutes)
+    .venv/bin/python tests/benchmarks/bench_scale.py --fractions 0.01 0.1 1   # a bigger machine (f=1: ~10 GB RAM+)
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import multiprocessing as mp
+import os
+import random
+import resource
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import polars as pl
+
+PAPER = {"subjects": 82, "knowledge_points": 63_745, "videos": 145_000}
+WINDOWS_PER_VIDEO = 17
+CHUNK_VIDEOS = 50                      # videos per committed chunk (generate's default); --chunk-videos
+U64 = {"phash": pl.UInt64}
+CANDIDATES_PER_VIDEO = (6, 7, 7, 8)
+PASS_RATE = 0.315
+CHECKS = ("self_consistency", "video_dependency", "cot_validation")
+SKILLS = ("basic_video_reasoning", "knowledge_enhanced_perception", "knowledge_intensive_reasoning")
+WORDS = (  # noqa: SIM905
+    "force energy cell enzyme voltage current momentum frame shown diagram graph slope increases decreases "
+    "because therefore the video at second the narrator explains equation reaction membrane protein pressure "
+    "volume temperature circuit resistor lens image wave frequency amplitude mass charge field gradient "
+    "integral derivative matrix vector probability sample population market price demand supply").split()
+
+
+def _h(*parts, n: int = 16) -> str:
+    return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()[:n]
+
+
+def _sentence(rng: random.Random, chars: int) -> str:
+    out, n = [], 0
+    while n < chars:
+        w = rng.choice(WORDS)
+        out.append(w)
+        n += len(w) + 1
+    return " ".join(out).capitalize()
+
+
+class Pools:
+    """Pre-made sentences (~100 chars) and questions (~120 chars): realistic text at a low generation cost."""
+    def __init__(self, seed: int):
+        rng = random.Random(seed)
+        self.lines = [_sentence(rng, 95) + "." for _ in range(4000)]
+        self.questions = [_sentence(rng, 118) + "?" for _ in range(4000)]
+        self.options = [_sentence(rng, 28) for _ in range(2000)]
+
+
+def n_subjects(f: float, override: int | None = None) -> int:
+    """82 from f=0.1 up; fewer below (4 at f=0.001, 8 at f=0.01) so a default run stays within minutes."""
+    return override or min(PAPER["subjects"], max(4, round(10 * PAPER["subjects"] * f)))
+
+
+def share(total: int, f: float, s: int, n_sub: int) -> int:
+    """Subject s's part of round(total * f) (at least 1)."""
+    return max(1, round(total * f * (s + 1) / n_sub) - round(total * f * s / n_sub))
+
+
+def transactions(f: float, n_sub: int) -> int:
+    """Commits of one load: per subject 1 (bank) + 3 per chunk, plus benchmark_windows."""
+    return 1 + sum(1 + 3 * -(-share(PAPER["videos"], f, s, n_sub) // CHUNK_VIDEOS) for s in range(n_sub))
+
+
+def backfill_commits(f: float, n_sub: int) -> int:
+    return 1 + 3 * -(-share(PAPER["videos"], f, 0, n_sub) // CHUNK_VIDEOS)
+
+
+# (commits, share of the paper's rows written) of the write phases, for the extrapolation
+WRITE_MODEL = {"first load": lambda f, n: (transactions(f, n), f), "identical rewrite": lambda f, n: (transactions(f, n), f),
+               "backfill 1 subject": lambda f, n: (backfill_commits(f, n), f / n)}
+
+
+def subject_data(s: int, f: float, n_sub: int, seed: int, pools: Pools, variant: int = 0) -> dict:
+    """Every row of subject `s` at fraction f (deterministic); `variant` > 0 changes content, not keys."""
+    rng = random.Random(seed * 1000 + s)
+    sid, disc = f"subject-{s:02d}", f"discipline-{s % 4}"
+    n_kp, n_vid = share(PAPER["knowledge_points"], f, s, n_sub), share(PAPER["videos"], f, s, n_sub)
+    kb = {"subjects": [{"subject_id": sid, "discipline_id": disc, "name": f"Subject {s}", "position": s}],
+          "courses": [], "lectures": [], "knowledge_points": []}
+    for c in range(max(1, n_kp // 40)):
+        cid = f"{sid}/course-{c}"
+        kb["courses"].append({"course_id": cid, "subject_id": sid, "name": f"Course {c}", "position": c})
+    courses = [c["course_id"] for c in kb["courses"]]
+    for k in range(n_kp):
+        cid = courses[k % len(courses)]
+        lid = f"{cid}/lecture-{k // 8}"
+        kb["lectures"].append({"lecture_id": lid, "course_id": cid, "subject_id": sid, "name": lid, "position": k})
+        kb["knowledge_points"].append({"kp_id": "kp-" + _h(sid, k, n=12), "lecture_id": lid, "course_id": cid,
+                                       "subject_id": sid, "discipline_id": disc, "name": _sentence(rng, 30),
+                                       "statement": rng.choice(pools.lines), "keywords": rng.sample(WORDS, 4),
+                                       "position": k})
+    kb["lectures"] = list({r["lecture_id"]: r for r in kb["lectures"]}.values())
+    kps = [k["kp_id"] for k in kb["knowledge_points"]]
+    vids, chunks = [], []
+    for v in range(n_vid):
+        vid = hashlib.sha1(f"{sid}:{v}".encode()).hexdigest()[:11]
+        dur = float(rng.randint(60, 1800))
+        vids.append({"video_id": vid, "kp_id": kps[v % len(kps)], "subject_id": sid, "query_id": "q-" + _h(vid),
+                     "title": _sentence(rng, 50), "description": rng.choice(pools.lines) * 2,
+                     "channel_id": "UC" + _h(vid, "c", n=22), "channel_title": "Channel", "video_url":
+                     f"https://www.youtube.com/watch?v={vid}", "channel_url": "https://www.youtube.com/channel/x",
+                     "license": "creativeCommon", "duration_s": dur, "has_captions": True,
+                     "published_at": datetime(2020, 1, 1 + v % 28), "privacy_status": "public", "eligible": True})
+    kb["videos"] = vids
+    kb["downloads"] = [{"video_id": v["video_id"], "subject_id": sid, "path": f"/media/{v['video_id']}.mp4",
+                        "captions_path": f"/media/{v['video_id']}.vtt", "bytes": 50_000_000, "status": "ok",
+                        "downloader": "sample"} for v in vids]
+    now = datetime(2025, 1, 1)
+    for i in range(0, n_vid, CHUNK_VIDEOS):
+        ch = {k: [] for k in ("video_files", "window_hashes", "candidates", "gen_calls", "checks", "verified_qa",
+                              "check_calls")}
+        for v in vids[i:i + CHUNK_VIDEOS]:
+            vid = v["video_id"]
+            ch["video_files"].append({"video_id": vid, "subject_id": sid, "path": f"/media/{vid}.mp4",
+                                      "bytes": 50_000_000, "sha256": _h(vid, n=64), "codec": "h264", "width": 1280,
+                                      "height": 720, "fps": 30.0, "duration_s": v["duration_s"],
+                                      "frames": int(v["duration_s"] * 30), "status": "ok"})
+            for w in range(max(1, round(rng.gauss(WINDOWS_PER_VIDEO, 4)))):
+                ch["window_hashes"].append({"video_id": vid, "subject_id": sid, "window_index": w,
+                                            "start_s": 20.0 * w, "end_s": 20.0 * w + 20, "phash": rng.getrandbits(64),
+                                            "frame_count": 20 + variant})
+            for j in range(rng.choice(CANDIDATES_PER_VIDEO)):
+                mc = rng.random() < 0.7
+                q = rng.choice(pools.questions)
+                cand = {"candidate_id": "qa-" + _h(vid, j, q), "video_id": vid, "kp_id": v["kp_id"], "subject_id": sid,
+                        "skill": SKILLS[j % 3], "problem_type": "multiple choice" if mc else "open-ended",
+                        "question": q, "options": [f"{chr(65 + o)}. {rng.choice(pools.options)}" for o in range(4)]
+                        if mc else None, "answer": "B" if mc else _sentence(rng, 20),
+                        "think": "\n".join(rng.sample(pools.lines, 6)) + (f"\nRevision {variant}." if variant else ""),
+                        "model": f"gen-model-{variant}", "prompt_version": "generate_qa.v1",
+                        "call_id": _h(vid, j, "gen", n=64)}
+                ch["candidates"].append(cand)
+                ch["gen_calls"].append(_call(cand["call_id"], "generator", "generate_qa", rng, now))
+                passed = rng.random() < PASS_RATE
+                for name in CHECKS:
+                    cid = _h(cand["candidate_id"], name, n=64)
+                    ch["checks"].append({"candidate_id": cand["candidate_id"], "check_name": name, "passed": passed,
+                                         "score": round(rng.random(), 3), "details": '{"answers": ["B", "B", "C"]}',
+                                         "model": f"check-model-{variant}", "call_id": cid, "subject_id": sid})
+                    ch["check_calls"].append(_call(cid, "solver", "solve", rng, now))
+                if passed:
+                    ch["verified_qa"].append(cand | {"think_words": len(cand["think"].split()),
+                                                     "think_steps": cand["think"].count("\n") + 1})
+        chunks.append(ch)
+    return {"subject_id": sid, "kb": kb, "chunks": chunks}
+
+
+def _call(call_id: str, role: str, task: str, rng: random.Random, now: datetime) -> dict:
+    return {"call_id": call_id, "request_key": call_id, "role": role, "backend": "offline", "model": "m",
+            "prompt_version": f"{task}.v1", "task": task, "via_batch": False, "tokens_in": rng.randint(800, 3000),
+            "tokens_out": rng.randint(100, 700), "cost_usd": 0.0, "latency_ms": 10.0, "attempts": 1, "status": "ok",
+            "cache_hit": False, "created_at": now}
+
+
+def df(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, infer_schema_length=None, schema_overrides=U64)
+
+
+def _fps(stage: str, items: dict[str, object], sid: str) -> list[dict]:
+    from warehouse.runs import fingerprint
+    return [{"stage": stage, "item": k, "subject_id": sid, "fingerprint": fingerprint(v)} for k, v in items.items()]
+
+
+def _unchanged(wh, rows: list[dict]) -> bool:
+    """The stages' skip test: every item's committed fingerprint equals the new one (one keyed lookup)."""
+    have = dict(wh.con.execute("SELECT item, fingerprint FROM item_fingerprints WHERE stage = ? AND item IN "
+                               "(SELECT unnest(?::VARCHAR[]))", [rows[0]["stage"], [r["item"] for r in rows]]
+                               ).fetchall()) if rows else {}
+    return all(have.get(r["item"]) == r["fingerprint"] for r in rows)
+
+
+def write_subject(wh, d: dict, run_id: str, skip_unchanged: bool = False) -> int:
+    """A subject's writes, as the stages commit them (with their items' fingerprints); returns the number of
+    transactions. `skip_unchanged`: as the stages rerun, a chunk whose items' fingerprints are unchanged is not
+    written at all."""
+    sid, kb = d["subject_id"], d["kb"]
+    wh.write_many([(t, df(kb[t]), run_id, {"subject_id": [sid]})
+                   for t in ("subjects", "courses", "lectures", "knowledge_points", "videos", "downloads")])
+    n = 1
+    for ch in d["chunks"]:
+        vids = [r["video_id"] for r in ch["video_files"]]
+        cids = [r["candidate_id"] for r in ch["candidates"]]
+        gen_fp = _fps("generate", {v: [c for c in ch["candidates"] if c["video_id"] == v] for v in vids}, sid)
+        ver_fp = _fps("verify", {c["candidate_id"]: c for c in ch["candidates"]}, sid)
+        if skip_unchanged and _unchanged(wh, gen_fp) and _unchanged(wh, ver_fp):
+            continue
+        wh.write_many([("video_files", df(ch["video_files"]), run_id, {"video_id": vids}),
+                       ("window_hashes", df(ch["window_hashes"]), run_id, {"video_id": vids})])
+        wh.write_many([("candidates", df(ch["candidates"]), run_id, {"video_id": vids}),
+                       ("llm_calls", df(ch["gen_calls"]), run_id, None, True),
+                       ("item_fingerprints", df(gen_fp), run_id, None)])
+        verified = df(ch["verified_qa"]) if ch["verified_qa"] else pl.DataFrame(schema={"candidate_id": pl.Utf8})
+        wh.write_many([("checks", df(ch["checks"]), run_id, {"candidate_id": cids}),
+                       ("verified_qa", verified, run_id, {"candidate_id": cids}),
+                       ("llm_calls", df(ch["check_calls"]), run_id, None, True),
+                       ("item_fingerprints", df(ver_fp), run_id, None)])
+        n += 3
+    return n
+
+
+def bench_windows(data: list[dict], seed: int) -> pl.DataFrame:
+    """Benchmark windows: copies (a few bits flipped) of ~1% of corpus videos, plus as many unrelated videos."""
+    rng = random.Random(seed)
+    vids = [(ch, v) for d in data for ch in d["chunks"] for v in ch["video_files"]]
+    rows = []
+    for b, (ch, v) in enumerate(rng.sample(vids, max(2, len(vids) // 100))):
+        for w in (x for x in ch["window_hashes"] if x["video_id"] == v["video_id"]):
+            h = w["phash"] ^ (1 << rng.randrange(64))
+            rows.append({"benchmark": "bench", "bench_video_id": f"copy{b}", "item_id": f"item{b}",
+                         "window_index": w["window_index"], "start_s": w["start_s"], "end_s": w["end_s"],
+                         "phash": h, "source_path": "/bench/x.mp4"})
+    for b in range(max(2, len(vids) // 100)):
+        for w in range(WINDOWS_PER_VIDEO):
+            rows.append({"benchmark": "bench", "bench_video_id": f"other{b}", "item_id": f"o{b}", "window_index": w,
+                         "start_s": 20.0 * w, "end_s": 20.0 * w + 20, "phash": rng.getrandbits(64),
+                         "source_path": "/bench/y.mp4"})
+    return pl.DataFrame(rows, schema_overrides=U64)
+
+
+class Probe:
+    """Wall time and peak RSS (psutil sampled every 20 ms, else ru_maxrss) of the phases run under `phase`."""
+    def __init__(self):
+        try:
+            import psutil
+            self._proc = psutil.Process()
+        except ImportError:
+            self._proc = None
+        self.rows: dict[str, tuple[float, float, str]] = {}
+        self.subjects = 0
+
+    def _rss(self) -> float:
+        if self._proc is not None:
+            return self._proc.memory_info().rss / 2**20
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    @contextmanager
+    def phase(self, name: str, detail: str = ""):
+        peak, stop = [self._rss()], threading.Event()
+
+        def sample():
+            while not stop.wait(0.02):
+                peak[0] = max(peak[0], self._rss())
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        info = {"detail": detail}
+        t0 = time.perf_counter()
+        try:
+            yield info
+        finally:
+            dt = time.perf_counter() - t0
+            stop.set()
+            th.join()
+            self.rows[name] = (dt, max(peak[0], self._rss()), info["detail"])
+
+
+def writer_proc(home: str, ready, stop, done) -> None:
+    """Another process's writes while analysts query: llm_calls batches and one subject's candidates rewritten."""
+    from videokr.settings import Settings
+    from warehouse import Warehouse
+    wh = Warehouse(Settings.load(home=Path(home)))
+    rng, n, now = random.Random(7), 0, datetime(2025, 1, 2)
+    cands = wh.query("SELECT * EXCLUDE (run_id) FROM candidates WHERE subject_id = 'subject-01'")
+    ready.set()
+    while not stop.is_set():
+        wh.write("llm_calls", pl.DataFrame([_call(_h("w", n, i, n=64), "judge", "judge", rng, now)
+                                            for i in range(500)]), f"writer-{n}")
+        vids = cands["video_id"].unique().to_list()
+        wh.write("candidates", cands.with_columns(pl.col("model") + f"-w{n}"), f"writer-{n}", {"video_id": vids})
+        n += 2
+    done.value = n
+    wh.close()
+
+
+def view_times(wh, views: list[str]) -> dict[str, float]:
+    out = {}
+    for v in views:
+        t0 = time.perf_counter()
+        wh.query(f"SELECT * FROM {v}")
+        out[v] = time.perf_counter() - t0
+    return out
+
+
+def latency(wh, sql: str, repeat: int = 3) -> float:
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        wh.query(sql)
+        ts.append(time.perf_counter() - t0)
+    return sorted(ts)[len(ts) // 2]
+
+
+def run_fraction(f: float, seed: int, n_sub: int) -> Probe:
+    from jobs import decontaminate, split
+    from jobs import export as export_job
+    from videokr.settings import SQL_DIR, Settings
+    from warehouse import Warehouse, upkeep
+
+    probe, pools = Probe(), Pools(seed)
+    tmp = tempfile.TemporaryDirectory(prefix=f"bench_scale_{f}_")
+    home = Path(tmp.name)
+    os.environ["VIDEOKR_HOME"] = str(home)
+    settings = Settings.load(home=home, catalog_url=f"sqlite:{home / 'catalog.sqlite'}", data_path=f"{home}/data/")
+    data = [subject_data(s, f, n_sub, seed, pools) for s in range(n_sub)]
+    bench = bench_windows(data, seed)
+
+    def count(k: str) -> int:
+        return sum(len(ch[k]) for d in data for ch in d["chunks"])
+    probe.subjects = n_sub
+    sizes = (f"{n_sub} subjects, {sum(len(d['kb']['knowledge_points']) for d in data):,} kps, {count('video_files'):,} videos, "
+             f"{count('window_hashes'):,} windows, {count('candidates'):,} cands, {count('verified_qa'):,} verified, "
+             f"{count('checks'):,} checks, {count('gen_calls') + count('check_calls'):,} llm_calls")
+    print(f"\n== f={f}: {sizes}", flush=True)
+    wh = Warehouse(settings)
+    _ = wh.con  # schema and views created outside the timings
+
+    def load(run_id: str, info: dict, skip: bool = False) -> None:
+        n = sum(write_subject(wh, d, run_id, skip) for d in data)
+        if not skip:
+            wh.write("benchmark_windows", bench, run_id, {"benchmark": ["bench"]})
+        info["detail"] = f"{n + (not skip)} transactions"
+    with probe.phase("first load") as info:
+        load("load-1", info)
+    with probe.phase("identical rerun") as info:      # as the stages rerun: unchanged fingerprints, nothing written
+        load("load-2", info, skip=True)
+    with probe.phase("identical rewrite") as info:    # the write path alone, without the fingerprint skip
+        load("load-3", info)
+    changed = subject_data(0, f, n_sub, seed, pools, variant=1)
+    with probe.phase("backfill 1 subject") as info:
+        n = write_subject(wh, {**changed, "chunks": changed["chunks"]}, "backfill-1")
+        info["detail"] = f"{n} transactions, {sum(len(c['candidates']) for c in changed['chunks']):,} cands"
+    wh.close()
+
+    with probe.phase("decontaminate") as info:
+        r = decontaminate.run(settings, params={"load_registry": False, "sample_benchmark_videos": False})
+        info["detail"] = f"{len(r['contaminated_videos'])} contaminated videos (phash)"
+    with probe.phase("split") as info:
+        r = split.run(settings)
+        info["detail"] = ", ".join(f"{k} {v['examples']:,}" for k, v in r["splits"].items())
+    with probe.phase("export (all formats)") as info:
+        r = export_job.run(settings, params={"out": str(home / "exports")})
+        info["detail"] = f"{len(r['exports'])} formats, {sum(r['examples'].values()):,} examples"
+
+    wh = Warehouse(settings)
+    views = sorted(p.stem for p in (SQL_DIR / "views").glob("v_*.sql"))
+    with probe.phase("views alone") as info:
+        alone = view_times(wh, views)
+        slow = max(alone, key=alone.get)
+        info["detail"] = f"{len(views)} views; slowest {slow} {alone[slow]:.3f} s"
+    ctx = mp.get_context("spawn")
+    ready, stop, done = ctx.Event(), ctx.Event(), ctx.Value("i", 0)
+    proc = ctx.Process(target=writer_proc, args=(str(home), ready, stop, done))
+    proc.start()
+    ready.wait(120)
+    with probe.phase("views + writer") as info:
+        busy = view_times(wh, views)
+    stop.set()
+    proc.join(120)
+    info["detail"] = f"slowest {max(busy, key=busy.get)} {max(busy.values()):.3f} s; writer committed {done.value}"
+    probe.rows["views + writer"] = probe.rows["views + writer"][:2] + (info["detail"],)
+
+    query = "SELECT * FROM v_dataset_stats"
+    vids = wh.query("SELECT video_id FROM videos ORDER BY video_id LIMIT 50")["video_id"].to_list()
+    with probe.phase("50 scoped writes") as info:
+        for i, vid in enumerate(vids):
+            rows = wh.query("SELECT * EXCLUDE (run_id) FROM candidates WHERE video_id = ?", [vid])
+            wh.write("candidates", rows.with_columns(pl.col("think") + f"\nEdit {i}."), f"edit-{i}",
+                     {"video_id": [vid]})
+        files = upkeep.parquet_files(wh.con, settings.data_path)
+        info["detail"] = f"{len(vids)} writes; {files} parquet files; {query} {latency(wh, query):.3f} s"
+    with probe.phase("maintain") as info:
+        s = upkeep.maintain(wh, older_than_hours=0)
+        info["detail"] = (f"files {s['files_before']} -> {s['files_after']}, snapshots {s['snapshots_before']} -> "
+                          f"{s['snapshots_after']}; {query} {latency(wh, query):.3f} s")
+    wh.close()
+    ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    probe.rows["(process ru_maxrss)"] = (0.0, ru, "lifetime peak of this process, all fractions so far")
+    tmp.cleanup()
+    return probe
+
+
+def report(results: dict[float, Probe]) -> None:
+    fs = sorted(results)
+    for f in fs:
+        print(f"\n-- f={f}  {'phase':<22} {'seconds':>9} {'peak RSS MiB':>13}  detail")
+        for name, (dt, rss, detail) in results[f].rows.items():
+            print(f"   {'':<{len(str(f)) + 2}}{name:<22} {dt:>9.3f} {rss:>13.0f}  {detail}")
+        r = results[f].rows
+        first = r["first load"][0]
+        print(f"   identical rerun / first load = {r['identical rerun'][0] / first:.3f} (goal <= 0.05; stages skip "
+              f"unchanged fingerprints)")
+        print(f"   identical rewrite / first load = {r['identical rewrite'][0] / first:.3f} (the write path alone)")
+        print(f"   one-subject backfill / first load = {r['backfill 1 subject'][0] / first:.3f} (goal <= 0.05; "
+              f"one subject is 1/{results[f].subjects} of this warehouse)")
+        print(f"   views with a writer / views alone = {r['views + writer'][0] / r['views alone'][0]:.2f}")
+    phases = [p for p in results[fs[-1]].rows if not p.startswith("(")]
+    n_sub = {f: results[f].subjects for f in fs}
+    if len(fs) >= 2:
+        print("\n-- growth of time between fractions (t(f_b) / t(f_a))")
+        for a, b in pairwise(fs):
+            print(f"   {a} -> {b} (x{b / a:g} data): " + ", ".join(
+                f"{p} x{results[b].rows[p][0] / max(results[a].rows[p][0], 1e-9):.1f}" for p in phases))
+    print("\n-- linear extrapolation of seconds through the two largest fractions, to 82 subjects: writes as "
+          "t = a * commits + b * rows (load commits at f=1 / f=10: "
+          f"{transactions(1, 82):,} / {transactions(10, 82):,}), other phases as t = a + b f" if len(fs) >= 2 else "\n-- extrapolation of seconds proportional to f (one fraction measured)")
+    print(f"   {'phase':<22} {'f=1':>10} {'f=10':>11}")
+    for p in phases:
+        if len(fs) >= 2:
+            (fa, ta), (fb, tb) = [(x, results[x].rows[p][0]) for x in fs[-2:]]
+            if p in WRITE_MODEL:   # t = a * commits + b * (share of the rows written)
+                (ca, ra), (cb, rb) = WRITE_MODEL[p](fa, n_sub[fa]), WRITE_MODEL[p](fb, n_sub[fb])
+                det = ca * rb - cb * ra
+                a, b = ((ta * rb - tb * ra) / det, (ca * tb - cb * ta) / det) if det else (-1, -1)
+                if a < 0 or b < 0:   # one term explains it: keep the one that fits the larger fraction
+                    a, b = (tb / cb, 0.0) if a >= 0 else (0.0, tb / rb)
+                est = [a * c + b * r for c, r in (WRITE_MODEL[p](x, 82) for x in (1, 10))]
+            else:
+                b = (tb - ta) / (fb - fa)
+                a = tb - b * fb
+                est = [max(a + b * x, tb) for x in (1, 10)]
+        else:
+            est = [results[fs[0]].rows[p][0] * x / fs[0] for x in (1, 10)]
+        print(f"   {p:<22} {est[0]:>10.1f} {est[1]:>11.1f}")
+
+
+
+def main() -> None:
+    global CHUNK_VIDEOS
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fractions", type=float, nargs="+", default=[0.001, 0.01],
+                    help="fractions of the paper's scale (default 0.001 0.01; a bigger machine: 0.01 0.1 1)")
+    ap.add_argument("--chunk-videos", type=int, default=50, help="videos per committed chunk (generate's default)")
+    ap.add_argument("--subjects", type=int, default=None,
+                    help="subjects to spread the rows over (default: 82 from f=0.1, 4 at f=0.001, 8 at f=0.01)")
+    ap.add_argument("--seed", type=int, default=20250101)
+    a = ap.parse_args()
+    CHUNK_VIDEOS = a.chunk_videos
+    results = {}
+    for f in sorted(a.fractions):
+        results[f] = run_fraction(f, a.seed, n_subjects(f, a.subjects))
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
