@@ -82,11 +82,13 @@ class Ledger:
             return 0
         paid = [r["request_key"] for r in rows if r["status"] == "ok" and not r["cache_hit"]]
         try:
-            # appended, never diffed against the whole ledger: rows are unique by call_id
+            # merged by call_id (a paid call repeated without the cache, e.g. the offline stand-in's, keeps one
+            # row, stamped with the run that last made it); `append=True` would read only the keys, but it needs
+            # call ids unique per payment first
             if hasattr(wh, "quarantine"):          # a warehouse.Run: counts go into its runs row (and its chunk)
-                wh.write("llm_calls", rows, append=True)
+                wh.write("llm_calls", rows)
             else:
-                wh.write("llm_calls", rows, self.run_id, append=True)
+                wh.write("llm_calls", rows, self.run_id)
         except BaseException:
             with self._lock:                       # keep them for the next flush
                 for r in rows:
