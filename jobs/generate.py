@@ -248,8 +248,4 @@ def drop_stale(wh, run, subjects: list[str], kept: list[str]) -> None:
     """Drop the candidates (and fingerprints) of videos no longer kept."""
     have = wh.query("""SELECT DISTINCT video_id FROM candidates
                        WHERE ? OR subject_id IN (SELECT unnest(?::VARCHAR[]))""", [not subjects, subjects])
-    stale = sorted(set(have["video_id"].to_list()) - set(kept))
-    if stale:
-        with run.chunk():
-            run.write("candidates", pl.DataFrame(schema={"candidate_id": pl.Utf8}), scope={"video_id": stale})
-            run.write("item_fingerprints", [], scope={"stage": [run.stage], "item": stale})
+    run.forget(sorted(set(have["video_id"].to_list()) - set(kept)), {"candidates": "video_id"})

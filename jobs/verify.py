@@ -203,7 +203,6 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         offline_model=None) -> dict:
     """Run the stage for `subjects` (all when empty). `offline_model`: a ChatModel to stand in for offline roles
     (default: the offline model over the sample library)."""
-    from jobs.generate import captions_by_video
     from jobs.llm import ModelLayer
     settings = settings or Settings.load()
     p = {**DEFAULTS, **settings.section("verify"), **{k: v for k, v in (params or {}).items() if v is not None}}
@@ -220,7 +219,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
             attach = any(layer.cfg.role(r).backend != "offline" for r in ("solver", "blind_solver", "cot_validator"))
         n_frames = int(p["n_frames"] or layer.cfg.frames["count"])
         cands = load_candidates(wh, subjects)
-        todo = changed_candidates(wh, run, layer, cands, prompts, p, attach, n_frames)
+        todo, cues = changed_candidates(wh, run, layer, cands, prompts, p, attach, n_frames)
         by_video: dict[str, list[dict]] = {}
         for c in todo:
             by_video.setdefault(c["video_id"], []).append(c)
@@ -231,8 +230,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         for i in range(0, len(vids), p["chunk_videos"]):
             chunk = {v: by_video[v] for v in vids[i:i + p["chunk_videos"]]}
             with run.chunk():     # checks, verified_qa, ledger, quarantine and fingerprints of the chunk: one commit
-                rows = verify_chunk(run, layer, prompts, chunk, captions_by_video(wh, list(chunk)), p, attach,
-                                    n_frames)
+                rows = verify_chunk(run, layer, prompts, chunk, cues, p, attach, n_frames)
                 write_results(run, [c for cs in chunk.values() for c in cs], rows)
                 layer.flush()
             n_rows += len(rows)
@@ -251,9 +249,10 @@ _VERIFIED_COLS = ["candidate_id", "video_id", "kp_id", "subject_id", "skill", "p
 
 
 def changed_candidates(wh, run, layer, cands: list[dict], prompts: dict, p: dict, attach: bool,
-                       n_frames: int) -> list[dict]:
+                       n_frames: int) -> tuple[list[dict], dict]:
     """The candidates whose inputs changed since their checks were committed (all of them on a first run): the
-    candidate row, its video's page text, captions and file, the judging models, prompt versions and params."""
+    candidate row, its video's page text, captions and file, the judging models, prompt versions and params. Also
+    the captions by video, loaded once for the fingerprints and the checks."""
     from jobs.generate import captions_by_video, file_sha
     ids = sorted({c["video_id"] for c in cands})
     cues, shas = captions_by_video(wh, ids), file_sha(wh, ids)
@@ -268,7 +267,7 @@ def changed_candidates(wh, run, layer, cands: list[dict], prompts: dict, p: dict
     have = run.fingerprints([c["candidate_id"] for c in cands])
     todo = [c for c in cands if have.get(c["candidate_id"]) != c["_fp"]]
     run.skipped = len(cands) - len(todo)
-    return todo
+    return todo, cues
 
 
 def write_results(run, cands: list[dict], rows: list[dict]) -> None:
@@ -301,12 +300,8 @@ def drop_stale(wh, run, subjects: list[str], current: set[str]) -> None:
                        UNION SELECT candidate_id FROM verified_qa
                        WHERE ? OR subject_id IN (SELECT unnest(?::VARCHAR[]))""",
                     [not subjects, subjects, not subjects, subjects])
-    stale = sorted(set(have["candidate_id"].to_list()) - current)
-    if stale:
-        with run.chunk():
-            for table in ("checks", "verified_qa"):
-                run.write(table, [], scope={"candidate_id": stale})
-            run.write("item_fingerprints", [], scope={"stage": [run.stage], "item": stale})
+    run.forget(sorted(set(have["candidate_id"].to_list()) - current),
+               {"checks": "candidate_id", "verified_qa": "candidate_id"})
 
 
 def totals(wh, subjects: list[str]) -> tuple[dict, int]:

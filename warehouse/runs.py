@@ -119,6 +119,15 @@ class Run:
             self.write("item_fingerprints", [{"stage": self.stage, "item": i, "fingerprint": fp, "subject_id": s}
                                              for i, (fp, s) in done.items()])
 
+    def forget(self, items: list[str], scopes: dict[str, str]) -> None:
+        """Drop `items` (no longer inputs, e.g. videos no longer kept) from each table, scoped by its column, and
+        their fingerprints, in one chunk."""
+        if items:
+            with self.chunk():
+                for table, column in scopes.items():
+                    self.write(table, [], scope={column: list(items)})
+                self.write("item_fingerprints", [], scope={"stage": [self.stage], "item": list(items)})
+
     def record(self, status: str, error: str | None = None) -> dict:
         row = {"run_id": self.run_id, "stage": self.stage, "scope": json.dumps(self.scope, sort_keys=True),
                "params": json.dumps(self.params, sort_keys=True, default=str), "started": self.started,

@@ -112,29 +112,24 @@ m = 1
     return env
 
 
-def seed(env: dict) -> None:
+def _settings(env: dict):
     from videokr.settings import Settings
+    return Settings(home=Path(env["VIDEOKR_HOME"]))       # the catalog and data paths follow the home
+
+
+def seed(env: dict) -> None:
     from warehouse import Warehouse, stage_run
-    old = os.environ.get("VIDEOKR_HOME")
-    os.environ["VIDEOKR_HOME"] = env["VIDEOKR_HOME"]
-    try:
-        with Warehouse(Settings.load()) as wh, stage_run(wh, "fixture") as r:
-            vids = [(f"vid{i:08d}", SUBJECTS[i % 2], f"kp-{i:04d}") for i in range(N_VIDEOS)]
-            r.write("subjects", [{"subject_id": s, "discipline_id": "x", "name": s.title(), "position": i}
-                                 for i, s in enumerate(SUBJECTS)])
-            r.write("knowledge_points", [{"kp_id": k, "subject_id": s, "name": f"Point {k}",
-                                          "statement": f"The principle of {k}.", "keywords": [k]} for _, s, k in vids])
-            r.write("videos", [{"video_id": v, "subject_id": s, "kp_id": k, "title": f"Lecture {i}",
-                                "description": "A lecture."} for i, (v, s, k) in enumerate(vids)])
-            r.write("screening", [{"video_id": v, "subject_id": s, "kp_id": k, "decision": "keep"}
-                                  for v, s, k in vids])
-            r.write("downloads", [{"video_id": v, "subject_id": s, "path": f"/nonexistent/{v}.mp4", "status": "ok"}
-                                  for v, s, _ in vids])
-    finally:
-        if old is None:
-            os.environ.pop("VIDEOKR_HOME", None)
-        else:
-            os.environ["VIDEOKR_HOME"] = old
+    with Warehouse(_settings(env)) as wh, stage_run(wh, "fixture") as r:
+        vids = [(f"vid{i:08d}", SUBJECTS[i % 2], f"kp-{i:04d}") for i in range(N_VIDEOS)]
+        r.write("subjects", [{"subject_id": s, "discipline_id": "x", "name": s.title(), "position": i}
+                             for i, s in enumerate(SUBJECTS)])
+        r.write("knowledge_points", [{"kp_id": k, "subject_id": s, "name": f"Point {k}",
+                                      "statement": f"The principle of {k}.", "keywords": [k]} for _, s, k in vids])
+        r.write("videos", [{"video_id": v, "subject_id": s, "kp_id": k, "title": f"Lecture {i}",
+                            "description": "A lecture."} for i, (v, s, k) in enumerate(vids)])
+        r.write("screening", [{"video_id": v, "subject_id": s, "kp_id": k, "decision": "keep"} for v, s, k in vids])
+        r.write("downloads", [{"video_id": v, "subject_id": s, "path": f"/nonexistent/{v}.mp4", "status": "ok"}
+                              for v, s, _ in vids])
 
 
 def run_stage(stage: str, env: dict, endpoint: Endpoint, kill_at: int | None = None) -> int:
@@ -150,29 +145,20 @@ def run_stage(stage: str, env: dict, endpoint: Endpoint, kill_at: int | None = N
     return proc.returncode
 
 
-def snapshot(env: dict, tables: list[str]) -> dict[str, tuple[int, str]]:
-    """table -> (rows, sha256 of the sorted rows without run ids and timestamps)."""
-    from videokr.settings import Settings
+def snapshot(env: dict, tables: list[str]) -> dict:
+    """table -> (rows, sha256 of the sorted rows without run ids and timestamps), and the run and ledger counts."""
     from warehouse import Warehouse
-    old = os.environ.get("VIDEOKR_HOME")
-    os.environ["VIDEOKR_HOME"] = env["VIDEOKR_HOME"]
-    try:
-        with Warehouse(Settings.load(), read_only=True) as wh:
-            out = {}
-            for t in tables:
-                rows = wh.query(f"SELECT * FROM {t}").to_dicts()
-                docs = sorted(json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, sort_keys=True,
-                                         default=str) for r in rows if r.get("stage", "x") != "fixture")
-                out[t] = (len(docs), hashlib.sha256("\n".join(docs).encode()).hexdigest())
-            killed = wh.query("SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE 'killed:%'").item()
-            running = wh.query("SELECT count(*) FROM runs WHERE status = 'running'").item()
-            paid = wh.query("SELECT count(*) FROM llm_calls WHERE NOT cache_hit AND status = 'ok'").item()
-        return {"tables": out, "killed": killed, "running": running, "paid": paid}
-    finally:
-        if old is None:
-            os.environ.pop("VIDEOKR_HOME", None)
-        else:
-            os.environ["VIDEOKR_HOME"] = old
+    with Warehouse(_settings(env), read_only=True) as wh:
+        out = {}
+        for t in tables:
+            rows = wh.query(f"SELECT * FROM {t}").to_dicts()
+            docs = sorted(json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, sort_keys=True, default=str)
+                          for r in rows if r.get("stage", "x") != "fixture")
+            out[t] = (len(docs), hashlib.sha256("\n".join(docs).encode()).hexdigest())
+        killed = wh.query("SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE 'killed:%'").item()
+        running = wh.query("SELECT count(*) FROM runs WHERE status = 'running'").item()
+        paid = wh.query("SELECT count(*) FROM llm_calls WHERE NOT cache_hit AND status = 'ok'").item()
+    return {"tables": out, "killed": killed, "running": running, "paid": paid}
 
 
 @pytest.mark.parametrize("stage,kills", [("generate", (1, 4, 7)), ("verify", (9, 52, 121))])
