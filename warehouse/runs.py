@@ -62,8 +62,8 @@ class Run:
 
     def write(self, table: str, rows, scope: dict[str, list] | None = None,
               append: bool = False) -> dict[str, int] | None:
-        """Write now, or, inside `chunk()`, when the chunk commits (then None is returned). `append`: a ledger,
-        unique by key (rows whose key exists are left alone, nothing is diffed)."""
+        """Write now, or, inside `chunk()`, when the chunk commits (then None is returned). `append`: a ledger whose
+        keys the writer makes unique: the rows are inserted as they are, nothing is read or diffed."""
         if self._pending is not None:
             self._pending.append((table, rows, scope, append))
             return None

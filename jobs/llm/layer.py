@@ -46,7 +46,7 @@ PROGRESS_EVERY_S = 30.0
 class CallResult:
     parsed: BaseModel | None
     raw: str
-    call_id: str                 # the request's content hash: stable across reruns, joins llm_calls.call_id
+    call_id: str                 # the request's content hash: stable across reruns, joins llm_calls.request_key
     model: str
     cached: bool
     error: str | None = None
@@ -302,8 +302,7 @@ class ModelLayer:
                 retry[k] = r
                 if not (it.tokens_in or it.tokens_out):
                     continue                          # nothing paid: the fallback's own row is enough
-            self.ledger.record(key=k, call_id=None if parsed is not None or not self.cfg.batch_fallback
-                               else f"{k}!{self.run_id}~batch", role=r.role, backend=be.kind,
+            self.ledger.record(key=k, role=r.role, backend=be.kind,
                                model=be.model, prompt_version=r.prompt_version, task=r.task, tokens_in=it.tokens_in,
                                tokens_out=it.tokens_out, latency_ms=latency, attempts=1, status=st, cache_hit=False,
                                error=err, via_batch=True)
@@ -318,7 +317,7 @@ class ModelLayer:
 
     # ------------------------------------------------------------------ ledger and lifecycle
     def flush(self) -> int:
-        """Write the pending ledger rows to llm_calls (merge by call_id). Call from the stage's thread."""
+        """Append the pending ledger rows to llm_calls. Call from the stage's thread."""
         return self.ledger.flush(self.wh)
 
     def close(self) -> None:

@@ -1,8 +1,9 @@
 """The `llm_calls` ledger: rows collected in memory (thread-safe), written through the warehouse on flush.
 
-call_id (see sql/schema/llm_calls.sql): the bare request hash for a call paid in this run, `<hash>!<run_id>` for a
-failure. Rows with the same call_id within a run merge (last wins). Cache hits cost nothing and are counted in the
-run's totals, not written (a rerun over millions of cached calls adds no rows). Once a flush is committed (inside
+call_id (see sql/schema/llm_calls.sql) is unique per payment (`<hash>.<nonce>`, `<hash>!<nonce>` for a failure), so
+the ledger is appended: a flush never reads or diffs the ledger and costs the same at 10M rows as at 10K. The
+request hash (`request_key`) joins the rows that a call produced (`candidates.call_id`, `checks.call_id`). Cache hits
+cost nothing and are counted in the run's totals, not written (a rerun over millions of cached calls adds no rows). Once a flush is committed (inside
 the stage's chunk transaction when there is one), `on_committed` gets the keys of the paid calls, so their cache
 entries are marked ledgered; a hit on an entry that is not is recorded as that paid call (its ledger row was lost
 with a crashed chunk), so no spend goes unaccounted.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from datetime import datetime, timezone
 
 from jobs.llm.config import LLMConfig
@@ -22,10 +24,9 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def ledger_id(key: str, run_id: str, status: str, cache_hit: bool) -> str:
-    if cache_hit:
-        return f"{key}@{run_id}"
-    return key if status == "ok" else f"{key}!{run_id}"
+def ledger_id(key: str, status: str) -> str:
+    """A fresh id per payment: two payments for one request (no cache, or a retry after a failure) are two rows."""
+    return f"{key}{'.' if status == 'ok' else '!'}{uuid.uuid4().hex[:16]}"
 
 
 class Ledger:
@@ -51,7 +52,7 @@ class Ledger:
                tokens_in: int, tokens_out: int, latency_ms: float, attempts: int, status: str, cache_hit: bool,
                error: str | None, via_batch: bool = False, call_id: str | None = None) -> dict:
         cost = 0.0 if cache_hit else self.cost(model, tokens_in, tokens_out, via_batch)
-        row = {"call_id": call_id or ledger_id(key, self.run_id, status, cache_hit), "request_key": key, "role": role,
+        row = {"call_id": call_id or ledger_id(key, status), "request_key": key, "role": role,
                "backend": backend, "model": model, "prompt_version": prompt_version, "task": task,
                "via_batch": via_batch, "tokens_in": int(tokens_in), "tokens_out": int(tokens_out),
                "cost_usd": cost, "latency_ms": float(latency_ms), "attempts": int(attempts), "status": status,
@@ -75,20 +76,17 @@ class Ledger:
         return len(self._rows)
 
     def flush(self, wh) -> int:
-        """Write pending rows to `llm_calls` (merge by call_id). `wh` is a Warehouse or a stage Run."""
+        """Append pending rows to `llm_calls`. `wh` is a Warehouse or a stage Run."""
         with self._lock:
             rows, self._rows = list(self._rows.values()), {}
         if not rows or wh is None:
             return 0
         paid = [r["request_key"] for r in rows if r["status"] == "ok" and not r["cache_hit"]]
         try:
-            # merged by call_id (a paid call repeated without the cache, e.g. the offline stand-in's, keeps one
-            # row, stamped with the run that last made it); `append=True` would read only the keys, but it needs
-            # call ids unique per payment first
             if hasattr(wh, "quarantine"):          # a warehouse.Run: counts go into its runs row (and its chunk)
-                wh.write("llm_calls", rows)
+                wh.write("llm_calls", rows, append=True)
             else:
-                wh.write("llm_calls", rows, self.run_id)
+                wh.write("llm_calls", rows, self.run_id, append=True)
         except BaseException:
             with self._lock:                       # keep them for the next flush
                 for r in rows:

@@ -72,10 +72,10 @@ class QuotaLedger:
             "called_at": datetime.now(timezone.utc).replace(tzinfo=None)})
 
     def flush(self, run) -> int:
-        """Write pending rows through the stage run (merge by call_id). Returns how many were written."""
+        """Append pending rows through the stage run (call ids are uuids). Returns how many were written."""
         rows, self.pending = self.pending, []
         if rows:
-            run.write("api_usage", rows)
+            run.write("api_usage", rows, append=True)
             self.used_before += sum(r["units"] for r in rows)
         return len(rows)
 

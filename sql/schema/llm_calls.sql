@@ -1,10 +1,9 @@
 -- table: llm_calls
 -- key: call_id
 -- doc: Ledger of model calls (one row per logical call): role, model, prompt version, tokens, cost, latency, status, cache hit.
--- call_id: the request's content hash (sha256 of model + canonical request) for a call paid in this run;
---          '<hash>@<run_id>' for a reply served from the cache in that run (no cost);
---          '<hash>!<run_id>' for a call that failed in that run (error or malformed after all retries).
---          Generated rows (candidates, checks) store the bare hash, so they join to the paid row.
+-- call_id: unique per payment, so the ledger is appended without reading it: '<hash>.<nonce>' for a paid call,
+--          '<hash>!<nonce>' for a call that failed (error or malformed after all retries). Cache hits cost nothing
+--          and are not rows. Generated rows (candidates, checks) store the bare hash: join them on request_key.
 CREATE TABLE IF NOT EXISTS llm_calls (
     call_id VARCHAR,
     request_key VARCHAR,      -- the bare content hash (= cache key, = Batch API custom_id)

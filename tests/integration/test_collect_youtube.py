@@ -108,8 +108,8 @@ def test_quota_report_uses_each_sources_budget(settings, wh):
     from jobs.sources.quota import DEFAULT_BUDGET, SAMPLE_DAILY_BUDGET, QuotaLedger, quota_config
 
     class Run:  # what QuotaLedger.flush needs of a stage run
-        def write(self, table, rows):
-            wh.write(table, rows, "test-run")
+        def write(self, table, rows, append=False):
+            wh.write(table, rows, "test-run", append=append)
     for source in ("youtube", "sample"):
         ledger = QuotaLedger(wh, source, source, quota_config(settings, source))
         ledger.record("search.list")

@@ -30,6 +30,7 @@ CONCURRENCY = 2
 SUBJECTS = ("physics", "chemistry")
 N_VIDEOS = 10
 VOLATILE = {"run_id", "created_at", "quarantined_at", "latency_ms", "attempts"}
+NONCES = {"llm_calls": {"call_id"}}   # a ledger id is unique per payment; its request_key is compared
 TABLES = {"generate": ["candidates", "quarantine", "item_fingerprints", "llm_calls"],
           "verify": ["checks", "verified_qa", "quarantine", "item_fingerprints", "llm_calls"]}
 
@@ -152,7 +153,8 @@ def snapshot(env: dict, tables: list[str]) -> dict:
         out = {}
         for t in tables:
             rows = wh.query(f"SELECT * FROM {t}").to_dicts()
-            docs = sorted(json.dumps({k: v for k, v in r.items() if k not in VOLATILE}, sort_keys=True, default=str)
+            drop = VOLATILE | NONCES.get(t, set())
+            docs = sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True, default=str)
                           for r in rows if r.get("stage", "x") != "fixture")
             out[t] = (len(docs), hashlib.sha256("\n".join(docs).encode()).hexdigest())
         killed = wh.query("SELECT count(*) FROM runs WHERE status = 'failed' AND error LIKE 'killed:%'").item()

@@ -74,7 +74,7 @@ def test_generate_writes_valid_candidates_with_lineage(settings, wh):
     assert {r["video_id"] for r in rows} == set(kept), "rejected videos get no candidates"
     assert len(rows) == out["candidates"] == len(kept) * 9 * 2
     assert set(out["per_skill"].values()) == {len(rows) // 3}
-    calls = wh.query("SELECT call_id, task, role, prompt_version FROM llm_calls").to_dicts()
+    calls = wh.query("SELECT request_key AS call_id, task, role, prompt_version FROM llm_calls").to_dicts()
     assert {c["task"] for c in calls} == {"generate_qa"} and len(calls) == len(kept)
     for r in rows:
         assert r["candidate_id"] == generate.candidate_id(r["video_id"], r["skill"], r["problem_type"], r["question"])

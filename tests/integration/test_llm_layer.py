@@ -128,7 +128,8 @@ def test_429_then_success_honours_retry_after_ms(settings, wh, fake):
     assert fake.times[1] - fake.times[0] >= 0.3          # waited as the server asked, not the 10 ms backoff
     layer.flush()
     (row,) = ledger(wh)
-    assert row["status"] == "ok" and row["attempts"] == 2 and row["call_id"] == res.call_id
+    assert row["status"] == "ok" and row["attempts"] == 2 and row["request_key"] == res.call_id
+    assert row["call_id"].startswith(res.call_id + ".")     # unique per payment: the ledger is appended
 
 
 def test_500s_until_retries_run_out_records_error(settings, wh, fake):
@@ -139,7 +140,7 @@ def test_500s_until_retries_run_out_records_error(settings, wh, fake):
     assert fake.calls == 3                                  # 1 + 2 retries
     layer.flush()
     (row,) = ledger(wh)
-    assert row["status"] == "error" and row["call_id"] == f"{res.call_id}!run-1" and row["attempts"] == 3
+    assert row["status"] == "error" and row["call_id"].startswith(f"{res.call_id}!") and row["attempts"] == 3
 
 
 def test_timeout_is_retried(settings, wh, fake):
@@ -227,7 +228,8 @@ def test_a_paid_call_whose_ledger_row_was_lost_is_recorded_by_the_next_run(setti
     second.flush()
     assert fake.calls == 3                                 # nothing paid twice
     rows = wh.query("SELECT * FROM llm_calls ORDER BY call_id").to_dicts()
-    assert len(rows) == 3 and all(not r["cache_hit"] and r["call_id"] == r["request_key"] and r["tokens_in"] > 0
+    assert len(rows) == 3 and all(not r["cache_hit"] and r["call_id"].startswith(r["request_key"] + ".")
+                                  and r["tokens_in"] > 0
                                   for r in rows)
     third = ModelLayer(llm_settings(settings, fake.base_url), wh, "run-3")
     third.call_many([req(i) for i in range(3)])
@@ -256,7 +258,7 @@ def test_ledger_rows_land_with_tokens_and_cost(settings, wh, fake):
     res = layer.call_many([req(i) for i in range(3)])
     assert layer.flush() == 3
     rows = ledger(wh)
-    assert {r["call_id"] for r in rows} == {r.call_id for r in res}
+    assert {r["request_key"] for r in rows} == {r.call_id for r in res} and len({r["call_id"] for r in rows}) == 3
     for r in rows:
         assert (r["role"], r["model"], r["task"], r["prompt_version"]) == ("solver", MODEL, "solve", "solve@1")
         assert (r["tokens_in"], r["tokens_out"], r["status"], r["cache_hit"]) == (1200, 300, "ok", False)

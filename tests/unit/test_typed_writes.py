@@ -47,11 +47,14 @@ def test_a_value_that_does_not_fit_names_table_column_and_row(wh):
     assert wh.con.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == 0, "nothing of a failed write lands"
 
 
-def test_append_inserts_new_keys_only_and_never_rewrites(wh):
-    """Ledgers are appended: a row whose key exists is left as it is (no diff against the table), new keys land."""
+def test_append_inserts_rows_as_they_are_typed_and_in_the_chunk(wh):
+    """Ledgers are appended: the rows land as given (typed, stamped), nothing of the table is diffed or deleted."""
     wh.write("llm_calls", [{"call_id": "a", "tokens_in": 1}, {"call_id": "b", "tokens_in": 2}], "run-1", append=True)
-    counts = wh.write("llm_calls", [{"call_id": "b", "tokens_in": 99}, {"call_id": "c", "tokens_in": 3}], "run-2",
-                      append=True)
-    assert counts == {"inserted": 1, "deleted": 0, "unchanged": 1}
+    counts = wh.write("llm_calls", [{"call_id": "c", "tokens_in": 3.0}], "run-2", append=True)
+    assert counts == {"inserted": 1, "deleted": 0, "unchanged": 0}
     got = wh.query("SELECT call_id, tokens_in, run_id FROM llm_calls ORDER BY call_id").rows()
     assert got == [("a", 1, "run-1"), ("b", 2, "run-1"), ("c", 3, "run-2")]
+    with pytest.raises(ValueError, match="llm_calls.tokens_in"):
+        wh.write_many([("llm_calls", [{"call_id": "d", "tokens_in": 4}], "run-3", None, True),
+                       ("llm_calls", [{"call_id": "e", "tokens_in": "x"}], "run-3", None, True)])
+    assert wh.query("SELECT count(*) AS n FROM llm_calls").item() == 3, "a failed chunk appends nothing"
