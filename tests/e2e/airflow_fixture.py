@@ -1,4 +1,7 @@
-"""A real Airflow (scheduler, dag-processor, triggerer, api-server) on a free loopback port, for one test module."""
+"""A real Airflow (scheduler, dag-processor, triggerer, api-server) on a free loopback port, for one test module.
+
+A test module may define `airflow_extra_env(root: Path) -> dict`: environment for the Airflow processes (e.g.
+VIDEOKR_CONFIG for a `[review]` table), made in `root` before they start."""
 from __future__ import annotations
 
 import os
@@ -7,13 +10,16 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def airflow_server(tmp_path_factory):
+def airflow_server(tmp_path_factory, request):
     home = tmp_path_factory.mktemp("airflow-e2e") / "home"
     saved = {k: v for k, v in os.environ.items()
              if k.startswith(("VIDEOKR_", "AIRFLOW")) and k != "VIDEOKR_SAMPLE_CACHE"}
     for k in saved:
         del os.environ[k]
     os.environ["VIDEOKR_HOME"] = str(home)
+    extra = getattr(request.module, "airflow_extra_env", None)
+    if extra:
+        os.environ.update(extra(home.parent))
     from videokr.cli.airflow_server import AirflowServer
     from videokr.cli.rest import AirflowREST
     from videokr.settings import Settings
