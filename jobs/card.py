@@ -83,6 +83,7 @@ def write_card(wh: Warehouse, out_dir: str | Path, title: str = "VideoKR dataset
     skill = wh.query("SELECT * FROM v_skill_stats").with_columns(
         pl.col("skill").replace(SKILL_NAMES).alias("skill"))
     contam = wh.query("SELECT * FROM v_contamination_summary")
+    by_bench = wh.query("SELECT * FROM v_contamination_by_benchmark")
     lengths = wh.query("SELECT DISTINCT video_id, video_duration_s FROM v_dataset_examples")
     think = wh.query("SELECT think_words FROM v_dataset_examples")
 
@@ -104,7 +105,7 @@ def write_card(wh: Warehouse, out_dir: str | Path, title: str = "VideoKR dataset
 
     md = [f"# {title}\n", f"Warehouse snapshot {wh.snapshot()}. Every number below is a SQL view "
           "(`SELECT * FROM v_dataset_stats`, `v_discipline_stats`, `v_subject_stats`, `v_question_type_stats`, "
-          "`v_skill_stats`, `v_contamination_summary`).\n",
+          "`v_skill_stats`, `v_contamination_summary`, `v_contamination_by_benchmark`).\n",
           "## Overview\n", markdown_table(stats),
           "\n## Question types\n", markdown_table(qtype), "\n![question types](question_type.png)\n",
           "\n## Skills\n", markdown_table(skill), "\n![skills](skill.png)\n",
@@ -113,7 +114,9 @@ def write_card(wh: Warehouse, out_dir: str | Path, title: str = "VideoKR dataset
           "\n## Subjects\n", markdown_table(subj.filter(pl.col("split") == "total")), "\n![subjects](subject.png)\n",
           "\n## Video and rationale length\n", "![video length](video_length.png) ![rationale length](rationale_length.png)\n",
           "\n## Decontamination\n", "Videos matching an evaluation benchmark (YouTube id or near-duplicate windows) "
-          "and the verified examples removed with them.\n\n", markdown_table(contam)]
+          "and the verified examples removed with them.\n\n", markdown_table(contam),
+          "\nBenchmark items matched by a corpus video, by YouTube id and by near-duplicate windows (evidence per "
+          "match: `contamination.evidence`).\n\n", markdown_table(by_bench)]
     path = out / "README.md"
     path.write_text("".join(md))
     log.info("card: %s (%d plots)", path, len(plots))

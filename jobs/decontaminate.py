@@ -13,6 +13,7 @@ benchmark_sources (generic manifests, see jobs/dedup/benchmarks.py), benchmark_v
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -30,7 +31,7 @@ log = logging.getLogger("videokr.decontaminate")
 
 CONTAMINATION_SCHEMA = {"video_id": pl.Utf8, "subject_id": pl.Utf8, "benchmark": pl.Utf8, "matched_item": pl.Utf8,
                         "method": pl.Utf8, "score": pl.Float64, "windows_matched": pl.Int32, "offset_s": pl.Float64,
-                        "mean_distance": pl.Float64}
+                        "mean_distance": pl.Float64, "evidence": pl.Utf8}
 CONTAMINATION_COLUMNS = list(CONTAMINATION_SCHEMA)
 
 
@@ -69,27 +70,30 @@ def benchmark_videos(settings: Settings, params: dict) -> list[dict]:
 
 
 def load_benchmark_windows(settings: Settings, wh: Warehouse, run, params: dict) -> int:
-    """Hash benchmark videos not hashed yet (by benchmark, video and file path) into benchmark_windows."""
+    """Hash benchmark videos not hashed yet (by benchmark, video and file path; rows without quality are the old
+    t = 0 layout and are hashed again) into benchmark_windows: a window starting every second (see neardup.py)."""
     vids = benchmark_videos(settings, params)
     if not vids:
         return 0
-    from jobs.media.windows import window_hashes_for
+    from jobs.media.windows import sliding_window_hashes_for
     have = {(r["benchmark"], r["bench_video_id"], r["source_path"]) for r in wh.query(
-        "SELECT DISTINCT benchmark, bench_video_id, source_path FROM benchmark_windows").to_dicts()}
+        "SELECT DISTINCT benchmark, bench_video_id, source_path FROM benchmark_windows "
+        "WHERE quality IS NOT NULL").to_dicts()}
     rows: list[dict] = []
     for v in vids:
         key = (v["benchmark"], v["video_id"], str(v["path"]))
         if key in have:
             continue
         try:
-            hashes = window_hashes_for(Path(v["path"]))
+            hashes = sliding_window_hashes_for(Path(v["path"]))
         except Exception as exc:  # unreadable / truncated file: quarantine, go on
             run.quarantine(item=str(v["path"]), reason="benchmark_video_unreadable", detail=f"{type(exc).__name__}: {exc}")
             continue
         rows += benchmarks.window_rows(v["benchmark"], v["video_id"], v.get("item_id"), Path(v["path"]), hashes)
     if rows:
         # replace the windows of the videos re-hashed (a new file may have fewer windows)
-        frame = pl.DataFrame(rows, schema_overrides={"phash": pl.UInt64, "window_index": pl.Int32})
+        frame = pl.DataFrame(rows, schema_overrides={"phash": pl.UInt64, "window_index": pl.Int32,
+                                                     "quality": pl.Int32, "frame_count": pl.Int32})
         run.write("benchmark_windows", frame, scope={"bench_video_id": sorted({r["bench_video_id"] for r in rows})})
     return len(rows)
 
@@ -103,16 +107,16 @@ def phash_matches(wh: Warehouse, subjects: list[str], p: NearDupParams) -> pl.Da
     if "window_hashes" not in wh.tables():
         log.warning("decontaminate: no window_hashes table yet; near-duplicate search skipped")
         return pl.DataFrame()
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _corpus_windows AS {_q('corpus_windows.sql')}",
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _corpus_src AS {_q('corpus_windows.sql')}",
                 {"subjects": subjects, "all_subjects": not subjects})
-    con.execute("""CREATE OR REPLACE TEMP TABLE _bench_windows AS
-                   SELECT benchmark, bench_video_id, item_id, window_index, start_s, phash
+    con.execute("""CREATE OR REPLACE TEMP TABLE _bench_src AS
+                   SELECT benchmark, bench_video_id, item_id, window_index, start_s, end_s, phash, quality
                    FROM benchmark_windows WHERE phash IS NOT NULL""")
     try:
-        found = near_duplicates(con, p)
-        subj = con.execute("SELECT DISTINCT video_id, subject_id FROM _corpus_windows").pl()
+        found = near_duplicates(con, p, "_corpus_src", "_bench_src")
+        subj = con.execute("SELECT DISTINCT video_id, subject_id FROM _corpus_src").pl()
     finally:
-        for t in ("_corpus_windows", "_bench_windows", "_pairs"):
+        for t in ("_corpus_src", "_bench_src"):
             con.execute(f"DROP TABLE IF EXISTS temp.{t}")
     if found.is_empty():
         return found
@@ -125,6 +129,8 @@ def _rows(frames: list[pl.DataFrame]) -> list[dict]:
     for df in frames:
         for r in df.to_dicts() if not df.is_empty() else []:
             row = {c: r.get(c) for c in CONTAMINATION_COLUMNS}
+            if row["evidence"] is not None and not isinstance(row["evidence"], str):   # phash: the run's windows
+                row["evidence"] = json.dumps(row["evidence"], sort_keys=True)
             key = (row["video_id"], row["benchmark"], row["matched_item"], row["method"])
             if key not in best or (row["score"] or 0) > (best[key]["score"] or 0):
                 best[key] = row
@@ -148,6 +154,6 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         videos = sorted({x["video_id"] for x in rows})
         log.info("decontaminate: %d contaminated videos (%d by youtube_id, %d by phash)", len(videos),
                  yt.height, ph.height)
-        return {"run_id": r.run_id, "stage": "decontaminate", "rows": dict(r.rows), "benchmark_items": registry,
+        return {"run_id": r.run_id, "stage": "decontaminate", "changed": r.changed, "rows": dict(r.rows), "benchmark_items": registry,
                 "benchmark_windows_hashed": n_windows, "contaminated_videos": videos,
                 "by_method": {"youtube_id": yt.height, "phash": ph.height}, "neardup": nd.__dict__}

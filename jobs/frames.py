@@ -18,7 +18,7 @@ import polars as pl
 from jobs.media.frame_sampling import WINDOW_S
 from jobs.media.model_frames import MAX_FPS, MAX_FRAMES, timestamps
 from jobs.media.video_decode import VideoError, sha256_file
-from jobs.media.windows import hash_video
+from jobs.media.windows import HASH_VERSION, hash_video
 from warehouse.runs import fingerprint
 
 log = logging.getLogger("videokr.frames")
@@ -71,7 +71,7 @@ _FILE_SCHEMA = {"video_id": pl.Utf8, "subject_id": pl.Utf8, "path": pl.Utf8, "by
 _PLAN_SCHEMA = {"video_id": pl.Utf8, "subject_id": pl.Utf8, "sha256": pl.Utf8, "budget_frames": pl.Int32,
                 "max_fps": pl.Float64, "timestamps": pl.List(pl.Float64)}
 _WINDOW_SCHEMA = {"video_id": pl.Utf8, "subject_id": pl.Utf8, "window_index": pl.Int32, "start_s": pl.Float64,
-                  "end_s": pl.Float64, "phash": pl.UInt64, "frame_count": pl.Int32}
+                  "end_s": pl.Float64, "phash": pl.UInt64, "frame_count": pl.Int32, "quality": pl.Int32}
 
 
 def kept_videos(wh, subjects: list[str] | None, params: dict) -> list[tuple[str, str | None, str]]:
@@ -135,13 +135,14 @@ def _die_with_parent(parent: int) -> None:
 
 
 def file_fingerprint(path: str, window_s: float, budgets: tuple[int, ...]) -> str:
-    """What decides a video's outputs, known without reading it: path, size, mtime, window length, frame budgets."""
+    """What decides a video's outputs, known without reading it: path, size, mtime, window length, frame budgets,
+    and the window-hash version (a new hash definition re-hashes every video once)."""
     try:
         st = os.stat(path)
         stamp = (st.st_size, st.st_mtime_ns)
     except OSError:
         stamp = None
-    return fingerprint(str(path), stamp, window_s, list(budgets))
+    return fingerprint(str(path), stamp, window_s, list(budgets), HASH_VERSION)
 
 
 def run(settings=None, subjects: list[str] | None = None, params: dict | None = None) -> dict:
@@ -216,7 +217,7 @@ def run(settings=None, subjects: list[str] | None = None, params: dict | None = 
                 write(done)
             summary = {"run_id": srun.run_id, "videos": len(videos), "processed": len(todo), "bad": errors,
                        "skipped": srun.skipped, "workers": workers, "rows": dict(srun.rows),
-                       "changed": any(srun.rows.values()),
+                       "changed": srun.changed,
                        "seconds": round(time.monotonic() - t0, 3)}
         log.info("frames: done %s", summary)
         return summary

@@ -142,8 +142,9 @@ class PHasher:
     the vertical pass (per `chunk` frames of one size) and the DCT/median (once) run on small stacks.
     Lets a decoding loop hash each frame while it is still in cache, with no stack of frames kept."""
 
-    def __init__(self, chunk: int = 16):
+    def __init__(self, chunk: int = 16, corners: tuple[float, float] | None = None):
         self.chunk = chunk
+        self.corners = corners   # (fx, fy): see _mask_corners; None hashes the whole frame (imagehash-identical)
         self.n = 0
         self._x: dict[tuple[int, int], np.ndarray] = {}                   # (h, w) -> float64 gray buffer
         self._rows: dict[tuple[int, int], tuple[list[int], np.ndarray]] = {}  # (h, w) -> (positions, rows)
@@ -160,11 +161,15 @@ class PHasher:
         g = gray1(f)
         if w == IMG_SIZE:                # no horizontal pass: the rows are the gray values
             np.copyto(rows[len(pos)], g)
+            if self.corners:
+                _mask_corners(rows[len(pos)], *self.corners)
         else:
             x = self._x.get(key)
             if x is None:
                 x = self._x[key] = np.empty((h, w))
             np.copyto(x, g)
+            if self.corners:
+                _mask_corners(x, *self.corners)
             _horizontal(x, IMG_SIZE, out=rows[len(pos)])
         pos.append(self.n)
         self.n += 1
@@ -196,6 +201,28 @@ class PHasher:
     def hashes(self) -> np.ndarray:
         """(n,) uint64 pHashes of the frames added so far, in the order added."""
         return pack(_bits_from_small(self.thumbnails())) if self.n else np.zeros(0, dtype=np.uint64)
+
+    def hashes_and_quality(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) uint64 pHashes and (n,) int32 quality scores (see `quality_from_small`), from one thumbnail pass."""
+        if not self.n:
+            return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32)
+        small = self.thumbnails()
+        return pack(_bits_from_small(small)), quality_from_small(small)
+
+
+def _mask_corners(x: np.ndarray, fx: float, fy: float) -> None:
+    """Fill the four corner boxes (fx of the width by fy of the height) of a float gray frame, in place, with the
+    median of a sparse sample of the frame: what a corner logo, a channel bug or a clock covers stops counting.
+    Both sides of a comparison mask alike, so the hash stays a pHash of the rest of the picture."""
+    h, w = x.shape
+    cy, cx = int(round(h * fy)), int(round(w * fx))
+    if not cy or not cx:
+        return
+    v = float(np.median(x[::max(1, h // 16), ::max(1, w // 16)]))
+    x[:cy, :cx] = v
+    x[:cy, w - cx:] = v
+    x[h - cy:, :cx] = v
+    x[h - cy:, w - cx:] = v
 
 
 def resize32(gray_frames: np.ndarray) -> np.ndarray:
@@ -251,6 +278,35 @@ def phash_image(image: Image.Image) -> int:
 def imagehash_int(h) -> int:
     """An `imagehash.ImageHash` (8x8) as our uint64 convention."""
     return int(str(h), 16)
+
+
+QUALITY_GRADIENT = 8.0   # mean |gradient| (gray levels per thumbnail pixel) that scores 100
+
+
+def quality_from_small(small: np.ndarray) -> np.ndarray:
+    """(N, 32, 32) thumbnails -> (N,) int32 information score in [0, 100], in the spirit of PDQ's quality metric
+    (gradient sum of the downsampled luma; vPDQ drops frames below a quality threshold).
+
+    Why: a pHash bit is the sign of a low-frequency DCT coefficient against their median. On a blank, uniform or
+    nearly faded-out frame those coefficients are ~0, so the bits are rounding noise and every such frame hashes
+    alike (black -> 0): such hashes are no evidence of a copy. The score is the mean absolute horizontal +
+    vertical gradient of the 32x32 thumbnail the hash is computed from, scaled so that QUALITY_GRADIENT gray
+    levels score 100. Flat frames score 0; a fade scores in proportion to its contrast."""
+    s = np.asarray(small, dtype=np.float64)
+    if s.ndim != 3 or len(s) == 0:
+        return np.zeros(len(s) if s.ndim == 3 else 0, dtype=np.int32)
+    grad = np.abs(np.diff(s, axis=2)).mean(axis=(1, 2)) + np.abs(np.diff(s, axis=1)).mean(axis=(1, 2))
+    return np.minimum(100, np.round(grad * (100.0 / QUALITY_GRADIENT))).astype(np.int32)
+
+
+def phash_quality(frames) -> tuple[np.ndarray, np.ndarray]:
+    """`phash_frames` plus the quality score of each frame (same thumbnails): ((N,) uint64, (N,) int32)."""
+    if isinstance(frames, np.ndarray) and frames.ndim != 4:
+        raise ValueError(f"phash_frames wants (N, H, W, 3) uint8 RGB (or RGBX), got {frames.shape} {frames.dtype}")
+    hasher = PHasher()
+    for f in frames:
+        hasher.add(f)
+    return hasher.hashes_and_quality()
 
 
 def hamming(a: int, b: int) -> int:

@@ -12,15 +12,29 @@ frames at a 1 Hz grid inside the window (a frame serving two grid points counts 
   outnumber the rest, so a lecture window (mostly one slide) keeps its hash;
 - it is a plain 64-bit pHash again, so matching is a Hamming distance per window plus sequence matching over
   consecutive windows (the decontamination stage).
+
+Window quality: the median of the frames' information scores (`phash.quality_from_small`, 0..100). When more
+than half of a window's frames are blank or faded out, the per-bit majority is dominated by their noise hashes
+(a half-black window hashes like black), which is exactly when the median frame is low-information: such
+windows never count as evidence (jobs/dedup/neardup.py).
+
+Two window layouts over the same decoded 1 Hz grid frames (`Grid`):
+- `Grid.fixed()`: the corpus layout, windows [20 i, 20 (i + 1)) (`window_hashes`, written by the frames stage);
+- `Grid.sliding()`: the benchmark layout, a 20-s window starting at every grid second (`benchmark_windows`).
+  Every corpus window of a copy, whatever its time shift, then has a benchmark window within 0.5 s of
+  alignment; the benchmark side is small, so 20x its windows is cheap (see jobs/dedup/neardup.py).
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from jobs.media import phash
-from jobs.media.frame_sampling import WINDOW_S, window_plan
+from jobs.media.frame_sampling import GRID_S, WINDOW_S, window_plan
 from jobs.media.video_decode import Reformatter, VideoIndex, decode_frames, index_video
 
 try:  # BLAS threads would fight the decoder threads over the cores; pHash batches are small: one BLAS thread
@@ -28,15 +42,118 @@ try:  # BLAS threads would fight the decoder threads over the cores; pHash batch
 except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn; without it BLAS keeps its default
     threadpool_limits = None
 
+HASH_VERSION = 2                   # bumped when a window's hash or quality changes: the frames stage re-hashes
 _BATCH, _IN_FLIGHT = 4, 8          # decoded frames per worker task; tasks queued before the decoder waits
 KEEP_KEYFRAMES_BYTES = 64 << 20  # keyframe packets kept from the index pass (saves a second demux when they fit)
 
 
 @dataclass
+class Grid:
+    """Per 1 Hz grid point of a video, in time order: its fixed window, time, frame id, pHash and quality."""
+    window: np.ndarray     # int: fixed-grid window index of the point
+    times: np.ndarray      # float: grid time (start + 0.5, 1.5, ... inside each window; a midpoint for a stub)
+    frame: np.ndarray      # int: id of the frame that served the point (a frame may serve two points)
+    phash: np.ndarray      # uint64
+    quality: np.ndarray    # int32, 0..100
+    duration_s: float
+    window_s: float = WINDOW_S
+
+    def fixed(self) -> list[dict]:
+        """The corpus layout: one row per fixed window [w * window_s, (w + 1) * window_s)."""
+        out = []
+        for w in range(int(self.window.max()) + 1 if len(self.window) else 0):
+            sel = np.flatnonzero(self.window == w)
+            start = w * self.window_s
+            out.append({"window_index": w, "start_s": round(start, 6),
+                        "end_s": round(min(start + self.window_s, self.duration_s), 6),
+                        "phash": phash.majority(self.phash[sel]), "frame_count": len(set(self.frame[sel].tolist())),
+                        "quality": int(np.median(self.quality[sel]))})
+        return out
+
+    def sliding(self, step: int = 1) -> list[dict]:
+        """The benchmark layout: a window of window_s grid points starting at every `step`-th grid second
+        (window_index = start second). A video shorter than one window yields one window over all its points."""
+        n_win = int(round(self.window_s))                     # grid points per window (1 Hz)
+        pts = np.flatnonzero(np.isclose(self.times % 1.0, 0.5))  # whole-second grid points (stubs' midpoints off)
+        if len(pts) == 0:
+            pts = np.arange(len(self.times))
+        if len(pts) < n_win:
+            starts, n_win = np.array([0]), len(pts)
+        else:
+            starts = np.arange(0, len(pts) - n_win + 1, step)
+        bits = ((self.phash[pts][:, None] >> np.arange(63, -1, -1, dtype=np.uint64)) & np.uint64(1)).astype(np.int32)
+        csum = np.vstack([np.zeros((1, 64), np.int32), np.cumsum(bits, axis=0)])
+        counts = csum[starts + n_win] - csum[starts]
+        hashes = phash.pack(counts * 2 > n_win)
+        q = np.lib.stride_tricks.sliding_window_view(self.quality[pts], n_win)[starts]
+        fr = np.lib.stride_tricks.sliding_window_view(self.frame[pts], n_win)[starts]
+        return [{"window_index": int(s), "start_s": round(float(self.times[pts[s]]) - 0.5, 6),
+                 "end_s": round(min(float(self.times[pts[s]]) - 0.5 + self.window_s, self.duration_s), 6),
+                 "phash": int(h), "frame_count": len(set(f.tolist())), "quality": int(np.median(qq))}
+                for s, h, qq, f in zip(starts, hashes, q, fr)]
+
+
+BAR_LEVEL = 48        # a letterbox/pillarbox bar: rows (columns) whose sampled pixels are all this dark or darker
+CORNERS = (0.15, 0.2)  # corner boxes (width, height fractions) masked out of every frame hash (logos)
+
+
+def content_view(frame: np.ndarray) -> np.ndarray:
+    """The part of a (H, W, 3|4) frame that is hashed: black bars (letterbox, pillarbox: symmetric dark borders)
+    stripped. A view, no copy. (The hasher then masks the CORNERS boxes, where logos sit.)
+
+    Why: a letterbox or pillarbox of 10% moves every low DCT frequency of the frame (measured on the lecture
+    transformation set: 5-16 bits of 64 per window; 0-6 once stripped), and a corner logo of 1/10 x 1/8 of the
+    frame 5-25 bits (0-3 once masked). Bars are detected on a sparse sample of pixels (cheap at any size) and only
+    when symmetric (re-encoders centre the picture), so a slide with a dark band on one side is not cut."""
+    h, w = frame.shape[:2]
+    if h < 8 or w < 8:
+        return frame
+    rows = frame[:, ::max(1, w // 16), :3].max(axis=(1, 2)) <= BAR_LEVEL
+    cols = frame[::max(1, h // 16), :, :3].max(axis=(0, 2)) <= BAR_LEVEL
+    top, left = _bar(rows, h), _bar(cols, w)
+    return frame[top[0]:h - top[1], left[0]:w - left[1]]
+
+
+def _bar(dark: np.ndarray, n: int) -> tuple[int, int]:
+    """(leading, trailing) bar sizes of a dark-row mask: both kept only when alike and below a quarter each."""
+    a = int(np.argmin(dark)) if not dark.all() else n
+    b = int(np.argmin(dark[::-1])) if not dark.all() else n
+    if a == 0 or b == 0 or max(a, b) > n // 4 or abs(a - b) > max(2, n // 50):
+        return 0, 0
+    return a, b
+
+
+def grid_points(duration_s: float, window_s: float = WINDOW_S, grid_s: float = GRID_S) -> list[tuple[int, float]]:
+    """(window index, time) of every grid point, as `frame_sampling.window_plan` lays them out: for frames
+    rendered or held in memory (tests, benchmarks) that go through the same hashing as a decoded file."""
+    out = []
+    for w in range(max(1, math.ceil(duration_s / window_s - 1e-9))):
+        start, end = w * window_s, min((w + 1) * window_s, duration_s)
+        grid = np.arange(start + grid_s / 2, end, grid_s)
+        out += [(w, float(t)) for t in (grid if len(grid) else [(start + end) / 2])]
+    return out
+
+
+def grid_from_frames(frames, duration_s: float, window_s: float = WINDOW_S) -> Grid:
+    """A Grid from frames already at `grid_points(duration_s)` (one RGB/RGBX uint8 frame per point), hashed
+    exactly as `hash_video` hashes decoded frames."""
+    pts = grid_points(duration_s, window_s)
+    hasher = phash.PHasher(corners=CORNERS)
+    for f in frames:
+        hasher.add(content_view(f))
+    if hasher.n != len(pts):
+        raise ValueError(f"grid_from_frames: {hasher.n} frames for {len(pts)} grid points")
+    h, q = hasher.hashes_and_quality()
+    return Grid(np.array([w for w, _ in pts]), np.array([t for _, t in pts]), np.arange(len(pts)), h, q,
+                float(duration_s), window_s)
+
+
+@dataclass
 class VideoWindows:
-    """What one decode of a video yields: its packet index and its window hashes."""
+    """What one decode of a video yields: its packet index, its grid of frame hashes and its (fixed) windows."""
     index: VideoIndex
-    windows: list[dict] = field(default_factory=list)   # window_index, start_s, end_s, phash, frame_count
+    windows: list[dict] = field(default_factory=list)   # window_index, start_s, end_s, phash, frame_count, quality
+    grid: Grid | None = None
 
 
 def hash_video(path, window_s: float = WINDOW_S, threads: int = 0) -> VideoWindows:
@@ -52,11 +169,11 @@ def _hash_video(path, window_s: float, threads: int) -> VideoWindows:
     plan = window_plan(index, window_s)
     hash_pts = {int(index.pts[p]) for w in plan for p in w["packets"]}
     hashed: dict[int, int] = {}          # pts -> position in the hasher
-    to_rgbx, hasher = Reformatter("rgba"), phash.PHasher()
+    to_rgbx, hasher = Reformatter("rgba"), phash.PHasher(corners=CORNERS)
 
     def convert_and_hash(batch: list) -> None:   # runs on the worker thread, which alone touches these
         for ts, fr in batch:
-            hashed[ts] = hasher.add(to_rgbx(fr))
+            hashed[ts] = hasher.add(content_view(to_rgbx(fr)))
 
     # This thread only demuxes and feeds the decoder (whose frame threads decode); a worker thread converts and
     # hashes each small batch of decoded frames (swscale, PIL's convert and BLAS release the GIL), so decoding
@@ -75,17 +192,24 @@ def _hash_video(path, window_s: float, threads: int) -> VideoWindows:
         for fut in in_flight:
             fut.result()
     index.key_packets = None   # the compressed keyframes are not needed any more
-    values = hasher.hashes()
-    hashes = {ts: int(values[i]) for ts, i in hashed.items()}
-    out = VideoWindows(index)
-    for w in plan:
-        pts = [int(index.pts[p]) for p in w["packets"]]
-        out.windows.append({"window_index": w["window_index"], "start_s": w["start_s"], "end_s": w["end_s"],
-                            "phash": phash.majority([hashes[t] for t in pts]), "frame_count": len(set(pts))})
-    return out
+    values, quality = hasher.hashes_and_quality()
+    points = grid_points(index.duration_s, window_s)      # window_plan's grid, point for point
+    frame = [int(index.pts[p]) for w in plan for p in w["packets"]]
+    if len(frame) != len(points):
+        raise AssertionError(f"{path}: window plan has {len(frame)} frames for {len(points)} grid points")
+    pos = np.array([hashed[t] for t in frame], dtype=np.int64)
+    grid = Grid(np.array([w for w, _ in points]), np.array([t for _, t in points]), np.array(frame), values[pos],
+                quality[pos], index.duration_s, window_s)
+    return VideoWindows(index, grid.fixed(), grid)
 
 
 def window_hashes_for(path, window_s: float = WINDOW_S, threads: int = 0) -> list[dict]:
-    """Window hashes of one video file: [{window_index, start_s, end_s, phash (int, uint64), frame_count}].
-    Pure function of the file; the decontamination stage uses it for benchmark videos too."""
+    """Fixed-grid window hashes of one video file (the corpus layout): [{window_index, start_s, end_s, phash
+    (int, uint64), frame_count, quality}]. Pure function of the file."""
     return hash_video(path, window_s=window_s, threads=threads).windows
+
+
+def sliding_window_hashes_for(path, window_s: float = WINDOW_S, step: int = 1, threads: int = 0) -> list[dict]:
+    """Window hashes starting at every `step`-th second of one video file (the benchmark layout; window_index =
+    start second), from the same single decode of its 1 Hz grid frames."""
+    return hash_video(path, window_s=window_s, threads=threads).grid.sliding(step)

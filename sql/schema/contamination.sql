@@ -8,9 +8,10 @@ CREATE TABLE IF NOT EXISTS contamination (
     benchmark VARCHAR,
     matched_item VARCHAR,    -- benchmark item id (youtube_id) or benchmark video / item (phash)
     method VARCHAR,          -- youtube_id | phash
-    score DOUBLE,            -- youtube_id: 1.0; phash: matched windows / windows of the shorter video
-    windows_matched INTEGER, -- phash: length of the longest in-order run of matching windows (youtube_id: NULL)
-    offset_s DOUBLE,         -- phash: median time offset corpus - benchmark of the run (trimmed copies: != 0)
+    score DOUBLE,            -- youtube_id: 1.0; phash: matched windows / corpus windows aligned with the benchmark video
+    windows_matched INTEGER, -- phash: windows of the best in-order run of matching windows (youtube_id: NULL)
+    offset_s DOUBLE,         -- phash: time offset corpus - benchmark of the run, whole seconds (shifted copies: != 0)
     mean_distance DOUBLE,    -- phash: mean Hamming distance of the run's window pairs
+    evidence VARCHAR,        -- phash: JSON list of the run's windows [{"window_index", "bench_start_s", "distance"}]
     run_id VARCHAR
 );

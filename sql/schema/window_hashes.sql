@@ -1,7 +1,7 @@
 -- table: window_hashes
 -- key: video_id, window_index
 -- scope: video_id
--- doc: Perceptual hash per 20-second window of each kept video (per-bit majority of imagehash-identical pHashes at 1 Hz), for near-duplicate decontamination.
+-- doc: Perceptual hash per 20-second window of each kept video (per-bit majority of 1 Hz frame pHashes, letterbox bars stripped and corners masked: jobs/media/windows.py), for near-duplicate decontamination.
 CREATE TABLE IF NOT EXISTS window_hashes (
     video_id VARCHAR,
     subject_id VARCHAR,
@@ -10,5 +10,6 @@ CREATE TABLE IF NOT EXISTS window_hashes (
     end_s DOUBLE,
     phash UBIGINT,           -- 64-bit hash, bit 63 = first bit of imagehash's 8x8 array (int(str(imagehash), 16))
     frame_count INTEGER,     -- distinct frames aggregated into the hash
+    quality INTEGER,         -- information score 0..100: median of the frames' (jobs/media/phash.py quality_from_small); low = blank/uniform/fade, never near-duplicate evidence
     run_id VARCHAR
 );

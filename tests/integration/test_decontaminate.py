@@ -74,18 +74,21 @@ def test_youtube_id_matching_scoped_by_subject(settings, wh):
 
 def _bench_windows(rng: random.Random, vid: str, n: int) -> list[dict]:
     return [{"benchmark": "sample", "bench_video_id": vid, "item_id": f"item-{vid}", "window_index": i,
-             "start_s": 20.0 * i, "end_s": 20.0 * (i + 1), "phash": rng.getrandbits(64)} for i in range(n)]
+             "start_s": 20.0 * i, "end_s": 20.0 * (i + 1), "phash": rng.getrandbits(64), "quality": 100,
+             "frame_count": 20} for i in range(n)]
 
 
-def _corpus(vid: str, subject: str, hashes: list[int], start0: float = 0.0) -> list[dict]:
+def _corpus(vid: str, subject: str, hashes: list[int], start0: float = 0.0, q: int = 100) -> list[dict]:
     return [{"video_id": vid, "subject_id": subject, "window_index": i, "start_s": start0 + 20.0 * i,
-             "end_s": start0 + 20.0 * (i + 1), "phash": h, "frame_count": 20} for i, h in enumerate(hashes)]
+             "end_s": start0 + 20.0 * (i + 1), "phash": h, "frame_count": 20, "quality": q}
+            for i, h in enumerate(hashes)]
 
 
 def test_phash_near_duplicates_caught_and_unrelated_not(settings, wh):
     rng = random.Random(7)
     t = NearDupParams().t
-    bench = _bench_windows(rng, "orig1", 12) + _bench_windows(rng, "orig2", 8)
+    blank = [w | {"phash": 0, "quality": 0} for w in _bench_windows(rng, "blank", 6)]    # black video
+    bench = _bench_windows(rng, "orig1", 12) + _bench_windows(rng, "orig2", 8) + blank
     wh.write("benchmark_windows", _u64(bench), "test")
     b1 = [w["phash"] for w in bench if w["bench_video_id"] == "orig1"]
     b2 = [w["phash"] for w in bench if w["bench_video_id"] == "orig2"]
@@ -98,10 +101,12 @@ def test_phash_near_duplicates_caught_and_unrelated_not(settings, wh):
         + _corpus("fewwindows", "physics", [rng.getrandbits(64) for _ in range(5)] + [_flip(b1[0], 1, rng)]
                   + [rng.getrandbits(64) for _ in range(5)])                                     # a single hit
         + _corpus("unrelated", "physics", [rng.getrandbits(64) for _ in range(30)])
+        + _corpus("blackintro", "physics", [0] * 4, q=0)                                          # blank windows
+        + _corpus("uniform", "physics", [0] * 4, q=100)                # same hash, but only blank bench windows
         + _corpus("othersubject", "chemistry", [_flip(h, 1, rng) for h in b2]))
     wh.write("window_hashes", _u64(corpus), "test")
     wh.write("videos", [_video(v, "physics") for v in ("reencoded", "trimmed", "withgaps", "toofar", "fewwindows",
-                                                        "unrelated")] + [_video("othersubject", "chemistry")], "test")
+                                                        "unrelated", "blackintro", "uniform")] + [_video("othersubject", "chemistry")], "test")
     out = decontaminate.run(settings, subjects=["physics"], params=NO_SAMPLE | {"load_registry": False})
     rows = wh.query("SELECT video_id, subject_id, matched_item, method, windows_matched, offset_s FROM contamination "
                     "ORDER BY video_id").to_dicts()
@@ -109,6 +114,9 @@ def test_phash_near_duplicates_caught_and_unrelated_not(settings, wh):
     assert set(got) == {"reencoded", "trimmed", "withgaps"}
     assert got["reencoded"]["windows_matched"] == 12 and got["reencoded"]["offset_s"] == 0
     assert got["trimmed"]["windows_matched"] == 6 and got["trimmed"]["offset_s"] == -60.0
+    ev = json.loads(wh.query("SELECT evidence FROM contamination WHERE video_id = 'trimmed'").item())
+    assert [(e["window_index"], e["bench_start_s"]) for e in ev] == [(i, 20.0 * i + 60) for i in range(6)]
+    assert all(0 <= e["distance"] <= t for e in ev)
     assert got["withgaps"]["windows_matched"] == 6 and got["withgaps"]["matched_item"] == "item-orig2"
     assert {r["method"] for r in rows} == {"phash"} and {r["subject_id"] for r in rows} == {"physics"}
     assert out["contaminated_videos"] == ["reencoded", "trimmed", "withgaps"]
