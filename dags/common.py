@@ -117,8 +117,9 @@ def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: li
                 if phase:
                     params["phase"] = phase
                 summary = job(stage).run(subjects=subjects or None, params=params)
-                return {"run_id": summary.get("run_id"), "rows": summary.get("rows", {}),
-                        "changed": summary.get("changed", True)}
+                rows = summary.get("rows", {})
+                changed = summary.get("changed", any(v for v in rows.values() if isinstance(v, (int, float))))
+                return {"run_id": summary.get("run_id"), "rows": rows, "changed": bool(changed)}
 
             @task(task_id="run_stage", **extra)
             def run_stage(subjects: list[str], **context) -> dict:
@@ -133,8 +134,8 @@ def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: li
             def publish(subjects: list[str], results, **context) -> dict:
                 runs = [r for r in ([results] if isinstance(results, dict) else list(results)) if r]
                 if runs and not any(r.get("changed", True) for r in runs):
-                    # a change-aware stage changed nothing: skipping emits no asset event, so the chain downstream
-                    # stays asleep (stages that do not report `changed` always publish)
+                    # the stage changed nothing (its own `changed`, or no row written): skipping emits no asset
+                    # event, so the chain downstream stays asleep
                     from airflow.sdk.exceptions import AirflowSkipException
                     raise AirflowSkipException(f"{stage}: no rows changed; no asset event")
                 for a in out_assets:

@@ -320,7 +320,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
             if c.stop:
                 log.warning("collect: stopped early (%s); %d units used of %d today; rerun to continue",
                             c.stop, c.ledger.used, c.ledger.budget)
-            return {"run_id": r.run_id, "stage": "collect", "rows": dict(r.rows), "counts": c.counts,
+            return {"run_id": r.run_id, "stage": "collect", "changed": r.changed, "rows": dict(r.rows), "counts": c.counts,
                     "skipped_done_queries": skipped, "stopped": c.stop, "partial_queries": int(remaining),
                     "units_used_today": c.ledger.used, "budget": c.ledger.budget,
                     "key_fingerprint": c.ledger.fingerprint, "knowledge_points": len(kps)}

@@ -74,5 +74,5 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         counts = {s: {"videos": sum(1 for x in rows if x["split"] == s),
                       "examples": sum(x["examples"] for x in rows if x["split"] == s)} for s in SPLITS}
         log.info("split: %s (seed %d, ratio %.2f)", counts, seed, ratio)
-        return {"run_id": r.run_id, "stage": "split", "rows": dict(r.rows), "seed": seed, "ratio": ratio,
+        return {"run_id": r.run_id, "stage": "split", "changed": r.changed, "rows": dict(r.rows), "seed": seed, "ratio": ratio,
                 "splits": counts}

@@ -8,6 +8,10 @@ Open-ended: a judge callable (question, reference, response) -> score in [0, 1] 
 else the mean ROUGE-1/2/L F1 (stemmed) of the answer against the reference. Results are grouped overall, by question
 type and by subject, per dataset and frame budget; items whose video is missing or undecodable count as `failed`
 (and are quarantined when recording), the run goes on.
+
+With `--record`, each (eval file, frame budget) unit is committed on its own, with its quarantine rows and a
+fingerprint (the model's files, the file's content, the scoring options): a killed evaluation resumes after its last
+committed unit, and a rerun whose inputs did not change loads no model and generates nothing.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from typing import Callable
 import torch
 
 from train.common import export_manifest, file_sha256, load_model_and_processor
+from warehouse.runs import fingerprint
 from train.data import VideoDecodeError, example_stamps, frames_for, prompt_messages, video_inputs
 from train.eval_sets import EvalItem, load_eval_set
 from train.rewards import extract_answer, format_reward, rouge_f1
@@ -102,38 +107,81 @@ def aggregate(scored: list[dict]) -> list[dict]:
     return rows
 
 
+def model_identity(model_path: str) -> str:
+    """Names, sizes and mtimes of the model folder's files: a retrain into the same folder is a new model."""
+    root = Path(model_path)
+    if not root.is_dir():
+        return model_path
+    return fingerprint(sorted((str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
+                              for f in root.rglob("*") if f.is_file()))
+
+
+class Recorder:
+    """Commits each (eval file, frame budget) unit's rows, quarantine rows and fingerprint in one chunk."""
+
+    def __init__(self, run, fp: str):
+        self.run, self.fp = run, fp
+
+    def committed(self, units: list[str]) -> set[str]:
+        return {u for u, f in self.run.fingerprints(units).items() if f == self.fp}
+
+    def commit(self, unit: str, result: dict, scored: list[dict]) -> None:
+        with self.run.chunk():
+            rows = _result_rows(result | {"rows": aggregate(scored), "items": scored})
+            for s in scored:
+                if s["response"] is None:
+                    self.run.quarantine(item=s["video_path"], reason="eval_video_unreadable", detail=s["item_id"])
+            self.run.write("eval_results", rows)
+            self.run.mark_done({unit: (self.fp, None)})
+
+
 def evaluate(model_path: str, data: list[str], frames: tuple[int, ...] = FRAME_BUDGETS, out: str | None = None,
              fmt: str = "auto", video_root: str | None = None, judge: Judge | None = None,
              max_new_tokens: int = 512, max_video_tokens: int = 4096, batch_size: int = 4, limit: int | None = None,
-             checkpoint: str | None = None, model=None, processor=None) -> dict:
-    """Score `model_path` on each eval file at each frame budget; returns {"rows", "items", "eval_id", ...}."""
-    if model is None or processor is None:
-        model, processor = load_model_and_processor(model_path)
-        if torch.cuda.is_available():
-            model.to("cuda")
-    model.eval()
+             checkpoint: str | None = None, model=None, processor=None, recorder: Recorder | None = None) -> dict:
+    """Score `model_path` on each eval file at each frame budget; returns {"rows", "items", "eval_id", ...}.
+    With a `recorder`, units it committed before are skipped (the model is loaded only if a unit is left)."""
     checkpoint = checkpoint or str(Path(model_path).resolve())
-    scored, meta = [], []
+    meta = []
     for path in data:
-        items = load_eval_set(path, fmt, video_root)[:limit]
         manifest = export_manifest(path) if Path(path).suffix == ".jsonl" else {}
         meta.append({"path": str(path), "sha256": file_sha256(path), "snapshot_id": manifest.get("snapshot_id")})
-        for n in frames:
-            started = time.time()
-            for b in range(0, len(items), batch_size):
-                batch = items[b:b + batch_size]
-                for it, resp in zip(batch, generate(model, processor, batch, n, max_new_tokens, max_video_tokens)):
-                    scored.append({"item_id": it.item_id, "dataset": it.dataset, "frames": n,
-                                   "problem_type": it.problem_type, "subject": it.subject, "answer": it.answer,
-                                   "response": resp, "video_path": it.video_path,
-                                   "score": None if resp is None else score(it, resp, judge),
-                                   "format": None if resp is None else format_reward(resp),
-                                   "snapshot_id": manifest.get("snapshot_id")})
-            log.info("eval %s frames=%d: %d items in %.1fs", path, n, len(items), time.time() - started)
     key = json.dumps([str(Path(model_path).resolve()), checkpoint, [m["sha256"] for m in meta]])
     eval_id = hashlib.sha256(key.encode()).hexdigest()[:16]
     result = {"eval_id": eval_id, "model": model_path, "checkpoint": checkpoint, "data": meta,
-              "scorer": "rule+judge" if judge else "rule+rouge", "rows": aggregate(scored), "items": scored}
+              "scorer": "rule+judge" if judge else "rule+rouge"}
+    units = {(m["path"], n): f"{eval_id}/{m['sha256'][:16]}/{n}" for m in meta for n in frames}
+    done = recorder.committed(list(units.values())) if recorder else set()
+    scored, skipped = [], 0
+    for m in meta:
+        items = None
+        for n in frames:
+            if units[(m["path"], n)] in done:
+                skipped += 1
+                continue
+            if model is None or processor is None:
+                model, processor = load_model_and_processor(model_path)
+                if torch.cuda.is_available():
+                    model.to("cuda")
+            model.eval()
+            items = items if items is not None else load_eval_set(m["path"], fmt, video_root)[:limit]
+            started, unit = time.time(), []
+            for b in range(0, len(items), batch_size):
+                batch = items[b:b + batch_size]
+                for it, resp in zip(batch, generate(model, processor, batch, n, max_new_tokens, max_video_tokens)):
+                    unit.append({"item_id": it.item_id, "dataset": it.dataset, "frames": n,
+                                 "problem_type": it.problem_type, "subject": it.subject, "answer": it.answer,
+                                 "response": resp, "video_path": it.video_path,
+                                 "score": None if resp is None else score(it, resp, judge),
+                                 "format": None if resp is None else format_reward(resp),
+                                 "snapshot_id": m["snapshot_id"]})
+            log.info("eval %s frames=%d: %d items in %.1fs", m["path"], n, len(items), time.time() - started)
+            if recorder:
+                recorder.commit(units[(m["path"], n)], result, unit)
+            scored += unit
+    if skipped:
+        log.info("eval %s: %d of %d units unchanged since committed (skipped)", eval_id, skipped, len(units))
+    result |= {"rows": aggregate(scored), "items": scored, "skipped_units": skipped}
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / "predictions.jsonl").write_text("".join(json.dumps(s) + "\n" for s in scored))
@@ -142,20 +190,22 @@ def evaluate(model_path: str, data: list[str], frames: tuple[int, ...] = FRAME_B
     return result
 
 
+def _result_rows(result: dict) -> list[dict]:
+    by_dataset = {s["dataset"]: s["snapshot_id"] for s in result["items"]}
+    return [{"eval_id": result["eval_id"], "model": result["model"], "checkpoint": result["checkpoint"],
+             "scorer": result["scorer"], "snapshot_id": by_dataset.get(r["dataset"]), **r} for r in result["rows"]]
+
+
 def record(result: dict, wh=None, settings=None) -> dict:
     """Write `result` into eval_results (merge by key: a rerun of the same eval changes nothing)."""
     from warehouse import Warehouse, stage_run
     wh = wh or Warehouse(settings)
-    snapshot = {m["path"]: m["snapshot_id"] for m in result["data"]}
-    by_dataset = {s["dataset"]: s["snapshot_id"] for s in result["items"]}
-    rows = [{"eval_id": result["eval_id"], "model": result["model"], "checkpoint": result["checkpoint"],
-             "scorer": result["scorer"], "snapshot_id": by_dataset.get(r["dataset"]), **r}
-            for r in result["rows"]]
-    with stage_run(wh, "evaluate", params={"model": result["model"], "data": list(snapshot)}) as run:
+    with stage_run(wh, "evaluate", params={"model": result["model"],
+                                           "data": [m["path"] for m in result["data"]]}) as run:
         for s in result["items"]:
             if s["response"] is None:
                 run.quarantine(item=s["video_path"], reason="eval_video_unreadable", detail=s["item_id"])
-        counts = run.write("eval_results", rows)
+        counts = run.write("eval_results", _result_rows(result))
     return {"run_id": run.run_id, "rows": counts}
 
 
@@ -175,10 +225,17 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out")
     ap.add_argument("--record", action="store_true", help="write eval_results to the warehouse (VIDEOKR_HOME)")
     a = ap.parse_args(argv)
-    result = evaluate(a.model, a.data, tuple(a.frames), a.out, a.format, a.video_root, None, a.max_new_tokens,
-                      a.max_video_tokens, a.batch_size, a.limit, a.checkpoint)
-    if a.record:
-        result["recorded"] = record(result)
+    args = (a.model, a.data, tuple(a.frames), a.out, a.format, a.video_root, None, a.max_new_tokens,
+            a.max_video_tokens, a.batch_size, a.limit, a.checkpoint)
+    if not a.record:
+        result = evaluate(*args)
+    else:
+        from warehouse import Warehouse, stage_run
+        fp = fingerprint(model_identity(a.model), "rule+rouge", a.format, a.video_root, a.max_new_tokens,
+                         a.max_video_tokens, a.limit)
+        with Warehouse() as wh, stage_run(wh, "evaluate", params={"model": a.model, "data": a.data}) as run:
+            result = evaluate(*args, recorder=Recorder(run, fp))
+            result["recorded"] = {"run_id": run.run_id, "rows": dict(run.rows)}
     print(json.dumps([r for r in result["rows"] if r["group_by"] == "overall"]))
     return result
 

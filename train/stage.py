@@ -68,7 +68,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         if plan_file.exists() and not cfg.get("retrain"):  # this export (same data, same snapshot) is trained
             done = json.loads(plan_file.read_text())
             return {"run_id": r.run_id, "stage": "train", "rows": {}, "plan": str(plan_file), "skipped": True,
-                    "snapshot_id": done["snapshot_id"]}
+                    "snapshot_id": done["snapshot_id"], "changed": False}
         subject_of = dict(wh.query("SELECT candidate_id, subject_id FROM verified_qa").iter_rows())
         grpo_data, eval_data, n_eval = held_out(Path(m["out_dir"]) / "rl.jsonl", runs / "data",
                                                 float(cfg["eval_fraction"]), settings.seed, subject_of)
@@ -84,7 +84,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
                                          "models": [("base", base)] + [(Path(d["out"]).name, d["out"]) for d in done]},
                                         indent=2))
         return {"run_id": r.run_id, "stage": "train", "rows": dict(r.rows), "plan": str(plan_file), "jobs": done,
-                "snapshot_id": m["snapshot_id"]}
+                "snapshot_id": m["snapshot_id"], "changed": True}
 
 
 def latest_plan(settings: Settings) -> dict:
@@ -95,17 +95,32 @@ def latest_plan(settings: Settings) -> dict:
 
 
 def evaluate_run(settings: Settings | None = None, subjects: list[str] | None = None, params: dict | None = None) -> dict:
+    """Evaluate each model of the last plan; a model whose files, eval data and options are unchanged since its
+    evaluation committed is not launched again (no container, no model load)."""
+    from train.common import file_sha256
+    from train.evaluate import model_identity
     from train.launchers import TrainJob, launch
+    from warehouse.runs import fingerprint
     settings = settings or Settings.load()
     cfg = _config(settings, params)
     p = latest_plan(settings)
     data = [p["eval"], *cfg["benchmarks"]]
     with Warehouse(settings) as wh, stage_run(wh, "evaluate", {"subjects": subjects or []},
                                               {"plan": json.dumps(p), "data": json.dumps(data)}) as r:
-        out = []
+        out, jobs = [], {}
         for name, model in p["models"]:
             args = {"model": model, "data": data, "frames": list(cfg["frames"]), "record": True,
                     "out": str(Path(p["runs"]) / f"eval-{name}")} | (TINY["eval"] if p["tiny"] else {})
+            fp = fingerprint(model_identity(model), [file_sha256(d) for d in data], {k: v for k, v in args.items()
+                                                                                  if k != "out"})
+            jobs[f"{p['runs']}/{name}"] = (name, args, fp)
+        done = r.fingerprints(list(jobs))
+        for item, (name, args, fp) in jobs.items():
+            if done.get(item) == fp:
+                r.skipped += 1
+                continue
             res = launch(TrainJob("train.evaluate", args, name=f"videokr-eval-{name}"), cfg["launcher"])
+            r.mark_done({item: (fp, None)})
             out.append({"model": name, "seconds": res.get("seconds")})
-        return {"run_id": r.run_id, "stage": "evaluate", "rows": dict(r.rows), "models": out}
+        return {"run_id": r.run_id, "stage": "evaluate", "rows": dict(r.rows), "models": out,
+                "skipped": r.skipped, "changed": bool(out)}

@@ -52,11 +52,13 @@ class Run:
     rows: dict[str, int] = field(default_factory=dict)
     quarantined: list[dict] = field(default_factory=list)
     skipped: int = 0                                   # items skipped because their fingerprint was unchanged
+    deleted: int = 0                                   # rows this run deleted (stale or replaced), in any table
     _pending: list | None = field(default=None, repr=False)
     _after: list = field(default_factory=list, repr=False)
 
     def _count(self, table: str, counts: dict) -> None:
         self.rows[table] = self.rows.get(table, 0) + counts["inserted"]
+        self.deleted += counts["deleted"]
         log.info("%s: %s inserted=%d deleted=%d unchanged=%d", self.run_id, table,
                  counts["inserted"], counts["deleted"], counts["unchanged"])
 
@@ -70,6 +72,12 @@ class Run:
         counts = self.wh.write(table, rows, self.run_id, scope=scope, append=append)
         self._count(table, counts)
         return counts
+
+    @property
+    def changed(self) -> bool:
+        """Did this run insert or delete any row other than its own bookkeeping? (No: downstream stays asleep.)"""
+        return self.deleted > 0 or any(n for t, n in self.rows.items() if t not in ("quarantine", "llm_calls",
+                                                                                   "api_usage", "item_fingerprints"))
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once what was written so far is committed (now, outside a chunk)."""

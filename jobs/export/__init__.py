@@ -89,6 +89,6 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
                     "files_json": json.dumps({k: v["sha256"] for k, v in m["files"].items()}, sort_keys=True),
                     "manifest_sha256": hashlib.sha256(
                         manifest_bytes({k: v for k, v in m.items() if k != "out_dir"})).hexdigest()}])
-            return {"run_id": r.run_id, "stage": "export", "rows": dict(r.rows), "snapshot_id": rows.snapshot_id,
+            return {"run_id": r.run_id, "stage": "export", "changed": r.changed, "rows": dict(r.rows), "snapshot_id": rows.snapshot_id,
                     "exports": {f: m["out_dir"] for f, m in results.items()},
                     "examples": {s: rows.count(s) for s in ("sft", "rl")}, "excluded": rows.excluded}

@@ -31,12 +31,14 @@ import yaml
 
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
+from warehouse.runs import fingerprint
 
 log = logging.getLogger("videokr.kb")
 
 DISCIPLINES = ("Natural Sciences", "Healthcare", "Humanities and Social Sciences", "Engineering")
 LEVELS = (("subjects", "subject"), ("courses", "course"), ("lectures", "lecture"), ("knowledge_points", "knowledge point"))
 TABLES = ("disciplines", "subjects", "courses", "lectures", "knowledge_points")
+DISCIPLINES_ITEM = "@disciplines"       # the fingerprint item of the disciplines table (not a subject)
 
 
 class KnowledgeBankError(ValueError):
@@ -165,12 +167,27 @@ def write_bank(settings: Settings, doc: dict, source, subjects: list[str] | None
     scope_ids = wanted or sorted(known)
     with Warehouse(settings) as wh, stage_run(wh, "knowledge_bank", {"subjects": wanted},
                                               {k: str(v) for k, v in params.items()} | {"source": str(source)}) as r:
-        r.write("disciplines", rows["disciplines"])
-        for table in TABLES[1:]:
-            picked = [x for x in rows[table] if x["subject_id"] in scope_ids]
-            # no subjects given: the whole table is the scope, so subjects dropped from the file are removed too
-            r.write(table, picked, scope={"subject_id": scope_ids} if wanted else {})
-        log.info("knowledge_bank: %s", {t: len(v) for t, v in rows.items()})
-        return {"run_id": r.run_id, "stage": "knowledge_bank", "rows": dict(r.rows),
+        # change-only: a subject whose rows (in every bank table) hash as committed is not written at all
+        fps = {DISCIPLINES_ITEM: fingerprint(rows["disciplines"])} | {
+            sid: fingerprint([[x for x in rows[t] if x["subject_id"] == sid] for t in TABLES[1:]]) for sid in scope_ids}
+        have = {} if params.get("force") else r.fingerprints(list(fps))
+        changed = [s for s in scope_ids if have.get(s) != fps[s]]
+        # no subjects given: the whole file is the scope, so subjects dropped from it are removed too
+        gone = [] if wanted else sorted(set(wh.query("SELECT subject_id FROM subjects").to_series()) - known)
+        r.skipped = len(scope_ids) - len(changed)
+        with r.chunk():
+            if have.get(DISCIPLINES_ITEM) != fps[DISCIPLINES_ITEM]:
+                r.write("disciplines", rows["disciplines"])
+            if changed or gone:
+                for table in TABLES[1:]:
+                    r.write(table, [x for x in rows[table] if x["subject_id"] in changed],
+                            scope={"subject_id": changed + gone})
+                r.forget(gone, {})
+            r.mark_done({k: (fps[k], None if k == DISCIPLINES_ITEM else k) for k in [DISCIPLINES_ITEM, *changed]
+                         if have.get(k) != fps[k]})
+        log.info("knowledge_bank: %s; %d subjects unchanged (skipped), %d written, %d removed",
+                 {t: len(v) for t, v in rows.items()}, r.skipped, len(changed), len(gone))
+        return {"run_id": r.run_id, "stage": "knowledge_bank", "changed": r.changed, "rows": dict(r.rows),
+                "skipped": r.skipped,
                 "counts": {t: len([x for x in rows[t] if t == "disciplines" or x["subject_id"] in scope_ids])
                            for t in TABLES}}

@@ -33,7 +33,7 @@ from warehouse import Warehouse, stage_run
 log = logging.getLogger("videokr.kb_expand")
 
 DEFAULTS = {"accept": False, "max_proposals": 20, "allow_new_courses": True, "allow_new_lectures": True,
-            "source": None}
+            "source": None, "chunk_subjects": 8}   # subjects per committed chunk
 SCHEMA = {"proposal_id": pl.Utf8, "subject_id": pl.Utf8, "course": pl.Utf8, "lecture": pl.Utf8, "name": pl.Utf8,
           "statement": pl.Utf8, "keywords": pl.List(pl.Utf8), "status": pl.Utf8, "reason": pl.Utf8,
           "kp_id": pl.Utf8, "model": pl.Utf8, "prompt_version": pl.Utf8, "call_id": pl.Utf8}
@@ -122,6 +122,27 @@ def build_request(subject: dict, existing: dict, prompt, max_proposals: int) -> 
                                 "existing": existing, "max_proposals": max_proposals})
 
 
+def proposal_rows(sid: str, subject: dict, res, before: dict, rows: dict, p: dict, prompt_id: str) -> dict:
+    """A subject's new kb_proposals rows (by proposal id) from one model reply, each checked (pending/rejected)."""
+    existing, seen, out = tree(subject), set(), {}
+    for prop in res.parsed.proposals:
+        raw = prop.model_dump()
+        pid = proposal_id(sid, raw)
+        if pid in rows or pid in out or before.get(pid, {}).get("status") in ("accepted", "rejected"):
+            if before.get(pid, {}).get("status") == "accepted":
+                seen.add(norm_name(before[pid]["name"]))
+            continue                      # exact repeat, or decided earlier (a verdict is never redone)
+        reason = check_proposal(raw, existing, seen, p)
+        row = canonical(raw, existing) if reason is None or not reason.startswith("schema") else raw
+        if reason is None:
+            seen.add(norm_name(row["name"]))
+        out[pid] = {**{k: row.get(k) for k in ("course", "lecture", "name", "statement", "keywords")},
+                    "proposal_id": pid, "subject_id": sid, "status": "pending" if reason is None else "rejected",
+                    "reason": reason, "model": res.model, "prompt_version": prompt_id, "call_id": res.call_id,
+                    "kp_id": kb.kp_id(subject["name"], *(str(row.get(k) or "") for k in ("course", "lecture", "name")))}
+    return out
+
+
 def run(settings: Settings | None = None, subjects: list[str] | None = None, params: dict | None = None,
         offline_model=None) -> dict:
     from jobs.llm import ModelLayer
@@ -134,7 +155,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
                                                       for s in d.get("subjects", [])]
     with Warehouse(settings) as wh, stage_run(wh, "kb_expand", {"subjects": wanted},
                                               {k: str(v) for k, v in p.items()}) as run:
-        layer = ModelLayer(settings, wh, run.run_id, offline_model=offline_model)
+        layer = ModelLayer(settings, run, run.run_id, offline_model=offline_model)
         doc = expanded(base, accepted_rows(wh))       # the bank as curators have grown it so far
         prompt = load_prompt("expand_kb", settings=settings)
         todo, reqs = [], []
@@ -148,30 +169,18 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         before = {r["proposal_id"]: r for r in wh.query(
             "SELECT * FROM kb_proposals WHERE subject_id IN (SELECT unnest(?::VARCHAR[]))", [wanted]).to_dicts()}
         rows: dict[str, dict] = {}
-        for (sid, subject), res in zip(todo, layer.call_many(reqs)):
-            if res.parsed is None:
-                run.quarantine(sid, "expansion_failed", f"{res.status}: {res.error}")
-                continue
-            existing, seen = tree(subject), set()
-            for prop in res.parsed.proposals:
-                raw = prop.model_dump()
-                pid = proposal_id(sid, raw)
-                if pid in rows or before.get(pid, {}).get("status") in ("accepted", "rejected"):
-                    if before.get(pid, {}).get("status") == "accepted":
-                        seen.add(norm_name(before[pid]["name"]))
-                    continue                      # exact repeat, or decided earlier (a verdict is never redone)
-                reason = check_proposal(raw, existing, seen, p)
-                row = canonical(raw, existing) if reason is None or not reason.startswith("schema") else raw
-                if reason is None:
-                    seen.add(norm_name(row["name"]))
-                rows[pid] = {**{k: row.get(k) for k in ("course", "lecture", "name", "statement", "keywords")},
-                             "proposal_id": pid, "subject_id": sid, "status": "pending" if reason is None else
-                             "rejected", "reason": reason, "model": res.model, "prompt_version": prompt.id,
-                             "call_id": res.call_id,
-                             "kp_id": kb.kp_id(subject["name"], *(str(row.get(k) or "") for k in
-                                                                  ("course", "lecture", "name")))}
-        if rows:
-            run.write("kb_proposals", pl.DataFrame(list(rows.values()), schema=SCHEMA))
+        size = max(1, int(p["chunk_subjects"]))
+        for i in range(0, len(todo), size):   # a chunk of subjects: proposals, ledger, quarantine in one commit
+            with run.chunk():
+                fresh = len(rows)
+                for (sid, subject), res in zip(todo[i:i + size], layer.call_many(reqs[i:i + size])):
+                    if res.parsed is None:
+                        run.quarantine(sid, "expansion_failed", f"{res.status}: {res.error}")
+                        continue
+                    rows |= proposal_rows(sid, subject, res, before, rows, p, prompt.id)
+                if len(rows) > fresh:
+                    run.write("kb_proposals", pl.DataFrame(list(rows.values())[fresh:], schema=SCHEMA))
+                layer.flush()
         accepted, bank_path = [], None
         if isinstance(p["accept"], str):          # from the command line: "true"/"all" or "id1,id2"
             p["accept"] = {"true": True, "all": True, "yes": True, "1": True, "false": False, "no": False,

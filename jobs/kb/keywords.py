@@ -61,14 +61,31 @@ def build_request(kp: dict, prompt, limit: int) -> ChatRequest:
                                 "keywords": known, "max_keywords": limit})
 
 
-def expand(settings, wh, run, kps: list[dict], limit: int, queries=(), offline_model=None) -> dict[str, list[str]]:
+def expand(settings, wh, run, kps: list[dict], limit: int, queries=(), offline_model=None,
+           chunk: int = 500) -> dict[str, list[str]]:
     """kp_id -> up to `limit` new keywords: those earlier runs searched (from `queries`, the points' recorded
-    search_queries rows), else one cached model call per knowledge point."""
+    search_queries rows), else one cached model call per knowledge point. The calls go in chunks of `chunk` points,
+    each chunk's ledger rows committed as it ends (63,745 points at the paper's scale: a crash loses one chunk)."""
     from jobs.llm import ModelLayer
     out = recorded(kps, queries)
     kps = [kp for kp in kps if kp["kp_id"] not in out]
     if not kps or limit <= 0:
         return out
+    layer = ModelLayer(settings, run, run.run_id, offline_model=offline_model)
+    prompt = load_prompt("expand_keywords", settings=settings)
+    try:
+        for i in range(0, len(kps), max(1, chunk)):
+            part = kps[i:i + max(1, chunk)]
+            with run.chunk():                          # the chunk's ledger and quarantine rows: one transaction
+                for kp, res in zip(part, layer.call_many([build_request(kp, prompt, limit) for kp in part])):
+                    if res.parsed is None:
+                        run.quarantine(kp["kp_id"], "keyword_expansion_failed", f"{res.status}: {res.error}")
+                        continue
+                    out[kp["kp_id"]] = clean(res.parsed.keywords, list(kp.get("keywords") or []), limit)
+                layer.flush()
+    finally:
+        layer.close()
+    return out
     layer = ModelLayer(settings, wh, run.run_id, offline_model=offline_model)
     prompt = load_prompt("expand_keywords", settings=settings)
     try:

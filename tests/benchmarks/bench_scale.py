@@ -55,38 +55,55 @@ def _fps(stage: str, items: dict[str, object], sid: str) -> list[dict]:
     return [{"stage": stage, "item": k, "subject_id": sid, "fingerprint": fingerprint(v)} for k, v in items.items()]
 
 
-def _unchanged(wh, rows: list[dict]) -> bool:
-    """The stages' skip test: every item's committed fingerprint equals the new one (one keyed lookup)."""
-    have = dict(wh.con.execute("SELECT item, fingerprint FROM item_fingerprints WHERE stage = ? AND item IN "
+def _committed(wh, rows: list[dict]) -> dict[str, str]:
+    """One keyed lookup of the committed fingerprints of a stage's items (as a stage does for its whole scope)."""
+    if not rows:
+        return {}
+    return dict(wh.con.execute("SELECT item, fingerprint FROM item_fingerprints WHERE stage = ? AND item IN "
                                "(SELECT unnest(?::VARCHAR[]))", [rows[0]["stage"], [r["item"] for r in rows]]
-                               ).fetchall()) if rows else {}
+                               ).fetchall())
+
+
+def _same(have: dict[str, str], rows: list[dict]) -> bool:
     return all(have.get(r["item"]) == r["fingerprint"] for r in rows)
 
 
-def write_subject(wh, d: dict, run_id: str, skip_unchanged: bool = False) -> int:
+BANK_TABLES = ("subjects", "courses", "lectures", "knowledge_points", "videos", "downloads")
+
+
+def write_subject(wh, d: dict, run_id: str, skip_unchanged: bool = False, ledger: bool = True) -> int:
     """A subject's writes, as the stages commit them (with their items' fingerprints); returns the number of
-    transactions. `skip_unchanged`: as the stages rerun, a chunk whose items' fingerprints are unchanged is not
-    written at all."""
+    transactions. `skip_unchanged`: as the stages rerun, each stage looks its scope's fingerprints up once and
+    writes no chunk whose items' fingerprints are unchanged (knowledge_bank: per subject). `ledger=False`: the
+    calls were cache hits (a rewrite), which are not ledger rows."""
     sid, kb = d["subject_id"], d["kb"]
-    wh.write_many([(t, df(kb[t]), run_id, {"subject_id": [sid]})
-                   for t in ("subjects", "courses", "lectures", "knowledge_points", "videos", "downloads")])
-    n = 1
+    bank_fp = _fps("knowledge_bank", {sid: [kb[t] for t in BANK_TABLES]}, sid)
+    n = 0
+    if not (skip_unchanged and _same(_committed(wh, bank_fp), bank_fp)):
+        wh.write_many([(t, df(kb[t]), run_id, {"subject_id": [sid]}) for t in BANK_TABLES]
+                      + [("item_fingerprints", df(bank_fp), run_id, None)])
+        n += 1
+    plans = []
     for ch in d["chunks"]:
         vids = [r["video_id"] for r in ch["video_files"]]
-        cids = [r["candidate_id"] for r in ch["candidates"]]
-        gen_fp = _fps("generate", {v: [c for c in ch["candidates"] if c["video_id"] == v] for v in vids}, sid)
-        ver_fp = _fps("verify", {c["candidate_id"]: c for c in ch["candidates"]}, sid)
-        if skip_unchanged and _unchanged(wh, gen_fp) and _unchanged(wh, ver_fp):
+        plans.append((ch, vids, _fps("generate", {v: [c for c in ch["candidates"] if c["video_id"] == v]
+                                                  for v in vids}, sid),
+                      _fps("verify", {c["candidate_id"]: c for c in ch["candidates"]}, sid)))
+    have_gen = _committed(wh, [r for p in plans for r in p[2]]) if skip_unchanged else {}
+    have_ver = _committed(wh, [r for p in plans for r in p[3]]) if skip_unchanged else {}
+    for ch, vids, gen_fp, ver_fp in plans:
+        if skip_unchanged and _same(have_gen, gen_fp) and _same(have_ver, ver_fp):
             continue
+        cids = [r["candidate_id"] for r in ch["candidates"]]
         wh.write_many([("video_files", df(ch["video_files"]), run_id, {"video_id": vids}),
                        ("window_hashes", df(ch["window_hashes"]), run_id, {"video_id": vids})])
         wh.write_many([("candidates", df(ch["candidates"]), run_id, {"video_id": vids}),
-                       ("llm_calls", df(ch["gen_calls"]), run_id, None, True),
+                       *([("llm_calls", df(ch["gen_calls"]), run_id, None, True)] if ledger else []),
                        ("item_fingerprints", df(gen_fp), run_id, None)])
         verified = df(ch["verified_qa"]) if ch["verified_qa"] else pl.DataFrame(schema={"candidate_id": pl.Utf8})
         wh.write_many([("checks", df(ch["checks"]), run_id, {"candidate_id": cids}),
                        ("verified_qa", verified, run_id, {"candidate_id": cids}),
-                       ("llm_calls", df(ch["check_calls"]), run_id, None, True),
+                       *([("llm_calls", df(ch["check_calls"]), run_id, None, True)] if ledger else []),
                        ("item_fingerprints", df(ver_fp), run_id, None)])
         n += 3
     return n
@@ -188,8 +205,8 @@ def run_fraction(f: float, seed: int, n_sub: int) -> Probe:
     wh = Warehouse(settings)
     _ = wh.con  # schema and views created outside the timings
 
-    def load(run_id: str, info: dict, skip: bool = False) -> None:
-        n = sum(write_subject(wh, d, run_id, skip) for d in data)
+    def load(run_id: str, info: dict, skip: bool = False, ledger: bool = True) -> None:
+        n = sum(write_subject(wh, d, run_id, skip, ledger) for d in data)
         if not skip:
             wh.write("benchmark_windows", bench, run_id, {"benchmark": ["bench"]})
         info["detail"] = f"{n + (not skip)} transactions"
@@ -198,7 +215,7 @@ def run_fraction(f: float, seed: int, n_sub: int) -> Probe:
     with probe.phase("identical rerun") as info:      # as the stages rerun: unchanged fingerprints, nothing written
         load("load-2", info, skip=True)
     with probe.phase("identical rewrite") as info:    # the write path alone, without the fingerprint skip
-        load("load-3", info)
+        load("load-3", info, ledger=False)
     changed = subject_data(0, f, n_sub, seed, pools, variant=1)
     with probe.phase("backfill 1 subject") as info:
         n = write_subject(wh, {**changed, "chunks": changed["chunks"]}, "backfill-1")
@@ -251,6 +268,46 @@ def run_fraction(f: float, seed: int, n_sub: int) -> Probe:
     probe.rows["(process ru_maxrss)"] = (0.0, ru, "lifetime peak of this process, all fractions so far")
     tmp.cleanup()
     return probe
+
+
+def _ledger_batch(start: int, n: int):
+    """n llm_calls rows as one Arrow table (vectorised: 10M rows build in seconds), ids unique per payment."""
+    import numpy as np
+    import pyarrow as pa
+    ids = np.arange(start, start + n)
+    keys = pa.array(np.char.add("k", ids.astype(str)))
+    return pa.table({"call_id": pa.array(np.char.add(np.char.add("k", ids.astype(str)), ".p")), "request_key": keys,
+                     "role": pa.array(["solver"] * n), "task": pa.array(["solve"] * n), "model": pa.array(["m"] * n),
+                     "tokens_in": pa.array(800 + ids % 2000), "tokens_out": pa.array(100 + ids % 600),
+                     "status": pa.array(["ok"] * n), "cache_hit": pa.array(np.zeros(n, dtype=bool)),
+                     "created_at": pa.array([datetime(2025, 1, 2)] * n, type=pa.timestamp("us"))})
+
+
+def ledger_flush(sizes: list[int], repeat: int = 5) -> dict[int, float]:
+    """Median seconds of a 1,000-row ledger flush (one append transaction, as ModelLayer.flush commits it) with
+    the ledger grown to each size (grown through the same append path, in batches of up to 1M rows)."""
+    from videokr.settings import Settings
+    from warehouse import Warehouse
+    out, have = {}, 0
+    with tempfile.TemporaryDirectory(prefix="bench_ledger_") as tmp:
+        home = Path(tmp)
+        wh = Warehouse(Settings.load(home=home, catalog_url=f"sqlite:{home / 'catalog.sqlite'}",
+                                     data_path=f"{home}/data/"))
+        for size in sorted(sizes):
+            while have < size:
+                n = min(1_000_000, size - have)
+                wh.write("llm_calls", _ledger_batch(have, n), "grow", append=True)
+                have += n
+            ts = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                wh.write("llm_calls", _ledger_batch(have, 1000), "flush", append=True)
+                ts.append(time.perf_counter() - t0)
+                have += 1000
+            out[size] = sorted(ts)[len(ts) // 2]
+            print(f"   ledger at {size:>12,} rows: 1,000-row flush {out[size] * 1000:.1f} ms", flush=True)
+        wh.close()
+    return out
 
 
 def report(results: dict[float, Probe]) -> None:
@@ -306,8 +363,15 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=None,
                     help="subjects to spread the rows over (default: 82 from f=0.1, 4 at f=0.001, 8 at f=0.01)")
     ap.add_argument("--seed", type=int, default=20250101)
+    ap.add_argument("--ledger-rows", type=int, nargs="*", default=[10_000, 1_000_000, 10_000_000],
+                    help="ledger sizes at which a 1,000-row flush is timed (none: skip)")
     a = ap.parse_args()
     scale_world.CHUNK_VIDEOS = a.chunk_videos   # the data model reads it
+    if a.ledger_rows:
+        print("\n== ledger flush (llm_calls appended; goal: the same cost at 10M rows as at 10K)", flush=True)
+        t = ledger_flush(a.ledger_rows)
+        lo, hi = min(t), max(t)
+        print(f"   flush at {hi:,} rows / flush at {lo:,} rows = {t[hi] / t[lo]:.2f} (goal ~1)", flush=True)
     results = {}
     for f in sorted(a.fractions):
         results[f] = run_fraction(f, a.seed, n_subjects(f, a.subjects))

@@ -76,3 +76,29 @@ def test_judge_hook_scores_open_ended(world):
     assert calls == ["green square"] and res["scorer"] == "rule+judge"
     oe = next(r for r in res["rows"] if r["group_by"] == "question_type" and r["group_value"] == "open-ended")
     assert oe["accuracy"] == 1.0
+
+
+def test_recorded_units_resume_and_an_unchanged_rerun_loads_no_model(world, wh):
+    """Each (file, frame budget) commits alone: a later run evaluates only the units not committed with the same
+    fingerprint, and with nothing left it never loads the model."""
+    from train.evaluate import Recorder, model_identity
+    from warehouse import stage_run
+    fp = model_identity(str(world["model"]))
+
+    def run(frames, fingerprint=fp, model="unused"):
+        with stage_run(wh, "evaluate") as r:
+            return evaluate(str(world["model"]), [str(world["export"])], frames=frames, max_new_tokens=4,
+                            recorder=Recorder(r, fingerprint), **({"model": model, "processor": model}
+                                                                   if model == "unused" else {}))
+    first = evaluate(str(world["model"]), [str(world["export"])], frames=(4,), max_new_tokens=4)
+    with stage_run(wh, "evaluate") as r:                 # the 4-frame unit commits, as if the run died after it
+        evaluate(str(world["model"]), [str(world["export"])], frames=(4,), max_new_tokens=4,
+                 recorder=Recorder(r, fp))
+    assert wh.query("SELECT DISTINCT frames FROM eval_results").to_series().to_list() == [4]
+    again = run((4,))                                    # committed: skipped before any model use ("unused")
+    assert again["skipped_units"] == 1 and again["items"] == []
+    more = run((4, 8), model=None)                       # only the 8-frame unit is evaluated
+    assert more["skipped_units"] == 1 and {s["frames"] for s in more["items"]} == {8}
+    assert sorted(wh.query("SELECT DISTINCT frames FROM eval_results").to_series().to_list()) == [4, 8]
+    assert run((4,), fingerprint="retrained", model=None)["skipped_units"] == 0   # a new model: evaluated again
+    assert len(first["items"]) == 4
