@@ -82,7 +82,7 @@ def kept_videos(wh: Warehouse, subjects: list[str] | None) -> pl.DataFrame:
     """Kept videos with their knowledge point, subject and page text (the stage input)."""
     return wh.query("""
         SELECT s.video_id, s.subject_id, s.kp_id, v.title, v.description, k.name AS kp_name,
-               k.statement AS kp_statement, sub.name AS subject_name, d.path
+               k.statement AS kp_statement, sub.name AS subject_name, d.path, v.duration_s
         FROM screening s
         LEFT JOIN videos v ON v.video_id = s.video_id
         LEFT JOIN knowledge_points k ON k.kp_id = s.kp_id
@@ -104,9 +104,19 @@ def captions_by_video(wh: Warehouse, video_ids: list[str]) -> dict[str, list[dic
     return out
 
 
+def frame_times(video: dict, stamps: dict, n: int) -> list[float]:
+    """The instants the model's frames are taken at (stored by the frames stage), else n evenly spaced over the
+    video's listed duration: what a request without attached frames tells the offline stand-in it 'sees'."""
+    if video["video_id"] in stamps:
+        return list(stamps[video["video_id"]])
+    d = video.get("duration_s") or 0
+    return [round((i + 0.5) * d / n, 3) for i in range(n)] if d and n > 0 else []
+
+
 def build_request(video: dict, cues: list[dict], prompt, seeds: str, frames_parts: list[dict], n_frames: int,
-                  captions_max_chars: int = 6000) -> ChatRequest:
-    """The generate_qa request: instructions (system) and frames + quoted page text (user)."""
+                  captions_max_chars: int = 6000, times: list[float] | None = None) -> ChatRequest:
+    """The generate_qa request: instructions (system) and frames + quoted page text (user). The context's
+    `frame_times` are the instants of the frames the model sees (attached or not)."""
     system = render(prompt, subject=video.get("subject_name") or video["subject_id"],
                     kp_name=video.get("kp_name") or "", kp_statement=video.get("kp_statement") or "", seeds=seeds)
     data = page_data_blocks(video.get("title"), video.get("description"), captions_text(cues), captions_max_chars)
@@ -115,7 +125,7 @@ def build_request(video: dict, cues: list[dict], prompt, seeds: str, frames_part
     return ChatRequest(role="generator", task="generate_qa", prompt_version=prompt.id, schema=GeneratedQA,
                        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
                        context={"video_id": video["video_id"], "kp_id": video["kp_id"], "n_frames": n_frames,
-                                "subject_id": video["subject_id"]})
+                                "subject_id": video["subject_id"], "frame_times": list(times or [])})
 
 
 def run(settings: Settings | None = None, subjects: list[str] | None = None, params: dict | None = None,
@@ -128,6 +138,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     subjects = list(subjects or [])
     with Warehouse(settings) as wh, stage_run(wh, "generate", {"subjects": subjects}, p) as run:
         layer = ModelLayer(settings, run, run.run_id, offline_model=offline_model)
+        layer.check_independence(run)          # before any work: a generator must not be its own judge
         attach = p["attach_frames"]
         if attach is None:
             attach = layer.cfg.role("generator").backend != "offline"
@@ -138,7 +149,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         ids = [v["video_id"] for v in videos]
         cues = captions_by_video(wh, ids)
         budget = layer.frame_budget(n_frames)
-        stamps = stored_timestamps(wh, ids, budget) if attach else {}
+        stamps = stored_timestamps(wh, ids, budget)
         be = layer.backend("generator")
         fixed = {"model": f"{be.kind}:{be.model}", "prompt": prompt.id, "seeds": seeds, "attach": attach,
                  "n_frames": n_frames, **{k: p[k] for k in ("captions_max_chars", "max_answer_words")}}
@@ -165,7 +176,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         per_skill = {s: sum(r["skill"] == s for r in rows) for s in SKILLS}
         log.info("generate: %d candidates from %d videos (%d invalid items) %s", len(rows), len(done), n_bad, per_skill)
         return {"run_id": run.run_id, "stage": "generate", "rows": dict(run.rows), "videos": len(videos),
-                "changed": any(run.rows.values()),
+                "changed": run.changed,
                 "videos_generated": len(done), "candidates": len(rows), "invalid_items": n_bad,
                 "per_skill": per_skill, "quarantined": len(run.quarantined), "skipped": run.skipped,
                 "cache_hits": layer.ledger.totals["cache_hits"]}
@@ -195,8 +206,9 @@ def generate_chunk(run, layer, videos: list[dict], cues: dict, prompt, seeds: st
             except Exception as exc:  # noqa: BLE001 - a bad file is quarantined, the run goes on
                 run.quarantine(v["video_id"], "frames_unreadable", f"{v['path']}: {exc}")
                 continue
+        times = [f["frame"]["t"] for f in parts] or frame_times(v, stamps, budget.frames)
         reqs.append(build_request(v, cues.get(v["video_id"], []), prompt, seeds, parts, budget.frames,
-                                  int(p["captions_max_chars"])))
+                                  int(p["captions_max_chars"]), times))
         sent.append(v)
     rows, done, n_bad = collect_items(run, sent, layer.call_many(reqs), prompt.id, int(p["max_answer_words"]))
     write_candidates(run, rows, done)
@@ -228,14 +240,15 @@ def collect_items(run, videos: list[dict], results, prompt_id: str, max_answer_w
                 "skill": item.skill, "problem_type": item.problem_type, "question": item.question.strip(),
                 "options": [o.strip() for o in item.options] if mc else None,
                 "answer": item.answer.strip(), "think": item.think.strip(), "model": res.model,
-                "prompt_version": prompt_id, "call_id": res.call_id})
+                "prompt_version": prompt_id, "call_id": res.call_id,
+                "evidence_s": None if item.evidence_s is None else float(item.evidence_s)})
     return list(rows.values()), done, n_bad
 
 
 _CANDIDATE_SCHEMA = {"candidate_id": pl.Utf8, "video_id": pl.Utf8, "kp_id": pl.Utf8, "subject_id": pl.Utf8,
                      "skill": pl.Utf8, "problem_type": pl.Utf8, "question": pl.Utf8, "options": pl.List(pl.Utf8),
                      "answer": pl.Utf8, "think": pl.Utf8, "model": pl.Utf8, "prompt_version": pl.Utf8,
-                     "call_id": pl.Utf8}
+                     "call_id": pl.Utf8, "evidence_s": pl.Float64}
 
 
 def write_candidates(run, rows: list[dict], done: list[str]) -> None:

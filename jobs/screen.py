@@ -6,13 +6,15 @@ Phases (params["phase"], default "all" = every phase in order; the DAG runs them
     moderate   title/description/captions + sampled frames via the Moderator (azure | offline) -> check `moderation`
     relevance  text (MiniLM cosine) and visual (relevance_judge via jobs.llm) -> checks `text_relevance`,
                `visual_relevance`
-    decide     one `screening` row per video: decision keep|reject and every reason
+    decide     one `screening` row per video: decision keep | reject | pending, and every reason
 
 Each phase only works on videos that lack its check (`params["rescreen"]` redoes them), so reruns pay nothing twice
 and an interrupted run resumes. Failed checks (a moderation error, a model-call error) are retried next run.
 Config `[screen]`: text_threshold, require_visual, frames_moderation, frames_visual, batch_size.
-If the model layer (jobs.llm) cannot be used, visual relevance is recorded as `unavailable`, a warning is logged,
-and decisions rest on the other checks (or reject with `visual_relevance_unchecked` when require_visual = true).
+Fail closed: a check that could not be made (a moderation error, a model error or an unavailable model layer for
+visual relevance) leaves the video `pending` with the reason (`moderation_unchecked`, `visual_relevance_unchecked`),
+and a later run retries it. Only an explicit `require_visual = false` keeps videos on text relevance alone (a
+warning in the log and the run summary). Each batch of visual judgements commits with its ledger rows.
 """
 from __future__ import annotations
 
@@ -77,7 +79,9 @@ class Screener:
         self.wh, self.run, self.settings, self.params = wh, run, settings, params
         cfg = settings.section("screen") | params
         self.text_threshold = float(cfg.get("text_threshold", DEFAULT_THRESHOLD))
-        self.require_visual = bool(cfg.get("require_visual", False))
+        self.require_visual = bool(cfg.get("require_visual", True))
+        if not self.require_visual:
+            log.warning("screen: require_visual = false: videos may be kept on text relevance alone")
         self.frames_moderation = int(cfg.get("frames_moderation", 4))
         self.frames_visual = int(cfg.get("frames_visual", 8))
         self.batch = int(cfg.get("batch_size", 100))
@@ -215,12 +219,9 @@ class Screener:
     def visual(self, todo):
         try:
             from jobs.llm import ModelLayer
-            layer = ModelLayer(self.settings, self.wh, self.run.run_id)
-        except Exception as exc:  # noqa: BLE001 - the seam: no model layer means 'unavailable', said loudly
-            why = f"model layer unavailable: {type(exc).__name__}: {exc}"
-            log.warning("screen: %s; visual relevance is not judged for %d videos", why, len(todo))
-            self.visual_status = "unavailable"
-            self.run.write("screening_checks", C.unavailable_rows(todo, why[:500]))
+            layer = ModelLayer(self.settings, self.run, self.run.run_id)
+        except Exception as exc:  # noqa: BLE001 - no model layer: 'unavailable', the videos stay pending
+            self._unavailable(todo, exc)
             return
         self.visual_status = "judged"
         try:
@@ -232,20 +233,25 @@ class Screener:
                         ready.append(v)
                     except Exception as exc:  # noqa: BLE001
                         log.warning("%s: frames for the relevance judge failed: %s", v["video_id"], exc)
-                try:
-                    results = layer.call_many(C.visual_requests(ready, frames, layer, self.settings))
-                except Exception as exc:  # noqa: BLE001 - e.g. the configured backend cannot start
-                    why = f"model layer unavailable: {type(exc).__name__}: {exc}"
-                    log.warning("screen: %s; visual relevance is not judged for %d videos", why, len(todo))
-                    self.visual_status = "unavailable"
-                    self.run.write("screening_checks", C.unavailable_rows(todo, why[:500]))
-                    return
-                rows = C.visual_rows(ready, results)
-                self.run.write("screening_checks", rows)
+                with self.run.chunk():     # the batch's judgements and their ledger rows: one commit
+                    try:
+                        results = layer.call_many(C.visual_requests(ready, frames, layer, self.settings))
+                    except Exception as exc:  # noqa: BLE001 - e.g. the configured backend cannot start
+                        self._unavailable(todo, exc)
+                        return
+                    rows = C.visual_rows(ready, results)
+                    self.run.write("screening_checks", rows)
+                    layer.flush()
                 self._count("visual_judged", sum(1 for r in rows if r["passed"] is not None))
                 self._count("visual_errors", sum(1 for r in rows if r["passed"] is None))
         finally:
-            layer.flush()
+            layer.close()
+
+    def _unavailable(self, todo, exc: Exception) -> None:
+        why = f"model layer unavailable: {type(exc).__name__}: {exc}"
+        log.warning("screen: %s; visual relevance is not judged for %d videos (they stay pending)", why, len(todo))
+        self.visual_status = "unavailable"
+        self.run.write("screening_checks", C.unavailable_rows(todo, why[:500]))
 
     def decide(self, videos, subjects):
         have = self.checks()
@@ -253,6 +259,7 @@ class Screener:
         self.run.write("screening", rows, scope={"subject_id": subjects} if subjects else {})
         self._count("kept", sum(1 for r in rows if r["decision"] == "keep"))
         self._count("rejected", sum(1 for r in rows if r["decision"] == "reject"))
+        self._count("pending", sum(1 for r in rows if r["decision"] == "pending"))
         reasons: dict[str, int] = {}
         for r in rows:
             for x in r["reasons"]:
@@ -282,6 +289,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
             else:
                 getattr(s, p)(videos)
             log.info("screen/%s done in %.1fs: %s", p, time.monotonic() - t0, s.counts)
-        return {"run_id": r.run_id, "stage": "screen", "phases": list(phases), "rows": dict(r.rows),
+        return {"run_id": r.run_id, "stage": "screen", "changed": r.changed, "phases": list(phases), "rows": dict(r.rows),
                 "counts": s.counts, "reasons": reasons, "visual_relevance": s.visual_status,
+                "require_visual": s.require_visual,
                 "videos_in_scope": len(s.videos())}

@@ -1,18 +1,22 @@
 """Verify stage: three checks per candidate, one `checks` row each; `verified_qa` = candidates passing all three.
 
-- self_consistency (role `solver`): k samples with the video (frames + question), context sample index i.
-  Passes when at least ceil(threshold * k) answers agree with the candidate's answer.
-- video_dependency (role `blind_solver`): n tries with the question, the page text (title, description,
-  captions, quoted as untrusted data) and ONE frame. Multiple choice passes when the blind answer is wrong in
-  at least m of n tries (a lucky guess is not solvability); open-ended passes when no try matches the reference.
+- video_dependency (role `blind_solver`): n tries, each with the question, the page text (title, description,
+  captions, quoted as untrusted data) and ONE frame: by `frame_choice` the first, the middle, the one nearest the
+  evidence time the generator named, then seeded random ones. Dropped when m tries (multiple choice; open-ended:
+  one) answer correctly: text plus a single frame solves it.
 - cot_validation (role `cot_validator`): every step of `think` judged grounded in the video or in standard
   knowledge; fails on any ungrounded step.
+- self_consistency (role `solver`): k samples with the video (frames + question), context sample index i.
+  Passes when at least ceil(threshold * k) answers agree with the candidate's answer.
 
+Checks run cheapest first and stop early (jobs/verification/checks.py); `early_exit = false` runs every call of
+every check (the same verified set, for measurement). The generator, the solvers and the validator must be different
+models (`ModelLayer.check_independence`, also against the models that wrote the candidates), checked before any work.
 A check whose model calls failed is written with passed = NULL (outcome 'error' in v_rejection_reasons) and the
 candidate is not verified; a rerun retries it. Params (also `[verify]` in videokr.toml): k, threshold, n, m,
-temperature, oe_extra_words (extra words an open-ended answer may add, see open_match), cascade (skip later
-checks once one fails, to save calls; default off so every candidate gets all three rows), attach_frames,
-n_frames, chunk_videos (videos per committed chunk).
+frame_choice, temperature, oe_extra_words (extra words an open-ended answer may add, see open_match), early_exit,
+attach_frames, n_frames, chunk_videos (videos per committed chunk). Every request's context carries `frame_times`,
+the instants of the frames the model sees.
 
 Durable and incremental: each chunk of videos commits its candidates' checks, verified rows, ledger rows, quarantine
 rows and the candidates' input fingerprints in one transaction; a rerun skips every candidate whose fingerprint
@@ -20,9 +24,7 @@ rows and the candidates' input fingerprints in one transaction; a rerun skips ev
 """
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 
 import polars as pl
@@ -31,82 +33,25 @@ from jobs.prompts import load_prompt
 from jobs.media.model_frames import load as load_frames, stored_timestamps
 from jobs.prompts.messages import captions_text, page_data_blocks, question_block, user_content
 from jobs.sources.base import ChatRequest, CoTVerdict, SolverAnswer
+from jobs.verification.checks import ORDER, run_checks
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
 from warehouse.runs import fingerprint
 
 log = logging.getLogger("videokr.verify")
 
-CHECKS = ("cot_validation", "video_dependency", "self_consistency")    # cheapest first (cascade order)
-DEFAULTS = {"k": 5, "threshold": 0.6, "n": 3, "m": 2, "temperature": 1.0, "oe_extra_words": 3, "cascade": False,
+CHECKS = ORDER                                                          # cheapest first
+FRAME_CHOICE = "evidence,middle,first,random"     # the most telling single frame first: a solvable item exits sooner
+DEFAULTS = {"k": 3, "threshold": 0.6, "n": 2, "m": 2, "temperature": 1.0, "oe_extra_words": 3, "early_exit": True,
+            "frame_choice": FRAME_CHOICE,
             "attach_frames": None, "n_frames": None, "chunk_videos": 50}
-LETTERS = "ABCDEFGHIJ"
-_NUM = re.compile(r"[-+]?\d*\.?\d+(?:e[-+]?\d+)?", re.I)
-
-
-# ---------------------------------------------------------------------- answer comparison
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.sub(r"[^0-9a-z.+-]+", " ", str(text).lower()).split()).strip(" .")
-
-
-def mc_letter(answer: str, options: list[str]) -> str | None:
-    """The option letter a reply means: 'B', 'B.', '(B)', 'Answer: B', or an option's text."""
-    a = (answer or "").strip()
-    m = re.match(r"^(?:answer\s*[:\-]?\s*)?[(\[]?([A-J])[)\].:]?(?:\s|$)", a, re.I)
-    if m and m.group(1).upper() in LETTERS[:len(options)]:
-        return m.group(1).upper()
-    for i, opt in enumerate(options):
-        if _norm(re.sub(r"^\s*[A-J][.)]\s*", "", opt)) == _norm(a):
-            return LETTERS[i]
-    return None
-
-
-_ARTICLES = {"a", "an", "the"}
-_NEGATIONS = {"not", "no", "never", "neither", "nor", "none"}
-
-
-def _tokens(text: str) -> list[str]:
-    return [t for t in _norm(text).split() if t not in _ARTICLES]
-
-
-def open_match(reference: str, answer: str, max_extra: int = 3) -> bool:
-    """Open-ended agreement, strict on what carries meaning (numbers, order, negation), lenient on phrasing:
-
-    - numbers: both have the same numbers in the same order (1% tolerance) and the same other words;
-    - otherwise the reference's words appear in the answer in order, with at most `max_extra` extra words and
-      no negation the reference lacks ('normal sinus rhythm' ~ 'a normal sinus rhythm', but 'shifts left' is not
-      'shifts right' and 'A, B, C' is not 'A, C, B').
-    """
-    r, a = _tokens(reference), _tokens(answer)
-    if not r or not a:
-        return False
-    if r == a:
-        return True
-    rn = [t for t in r if _NUM.fullmatch(t)]
-    an = [t for t in a if _NUM.fullmatch(t)]
-    if rn or an:
-        if len(rn) != len(an) or [t for t in r if t not in rn] != [t for t in a if t not in an]:
-            return False
-        return all(math.isclose(float(x), float(y), rel_tol=0.01, abs_tol=1e-9) for x, y in zip(rn, an))
-    if len(a) - len(r) > max_extra or (set(a) & _NEGATIONS) - set(r):
-        return False
-    it = iter(a)
-    return all(tok in it for tok in r)
-
-
-def agrees(cand: dict, answer: str, max_extra: int = 3) -> bool:
-    if cand["problem_type"] == "multiple choice":
-        return mc_letter(answer, list(cand["options"] or [])) == cand["answer"]
-    return open_match(cand["answer"], answer, max_extra)
 
 
 # ---------------------------------------------------------------------- requests
 
 
 def solve_request(cand: dict, prompt, parts: list[dict], n_frames: int, sample: int, temperature: float,
-                  blind: bool, page: str = "") -> ChatRequest:
+                  blind: bool, page: str = "", times: list[float] | None = None) -> ChatRequest:
     intro = ("One frame of the video:" if blind else f"Frames of the video, in time order ({n_frames}):")
     user = user_content(intro, parts, (page + "\n\n" if page else "") + question_block(cand["question"],
                         cand["options"]), "Answer as JSON.")
@@ -115,10 +60,10 @@ def solve_request(cand: dict, prompt, parts: list[dict], n_frames: int, sample: 
                        messages=[{"role": "system", "content": prompt.text}, {"role": "user", "content": user}],
                        context={"video_id": cand["video_id"], "n_frames": 1 if blind else n_frames, "sample": sample,
                                 "question": cand["question"], "options": list(cand["options"] or []),
-                                "problem_type": cand["problem_type"]})
+                                "problem_type": cand["problem_type"], "frame_times": list(times or [])})
 
 
-def cot_request(cand: dict, prompt, parts: list[dict], n_frames: int) -> ChatRequest:
+def cot_request(cand: dict, prompt, parts: list[dict], n_frames: int, times: list[float] | None = None) -> ChatRequest:
     answer = cand["answer"]
     if cand["problem_type"] == "multiple choice":
         answer = next((o for o in cand["options"] if o.startswith(answer + ".")), answer)
@@ -128,64 +73,7 @@ def cot_request(cand: dict, prompt, parts: list[dict], n_frames: int) -> ChatReq
     return ChatRequest(role="cot_validator", task="validate_cot", prompt_version=prompt.id, schema=CoTVerdict,
                        messages=[{"role": "system", "content": prompt.text}, {"role": "user", "content": user}],
                        context={"video_id": cand["video_id"], "n_frames": n_frames, "question": cand["question"],
-                                "answer": cand["answer"], "think": cand["think"]})
-
-
-# ---------------------------------------------------------------------- check outcomes
-
-
-def _row(cand, name, passed, score, details, results) -> dict:
-    first = results[0] if results else None
-    return {"candidate_id": cand["candidate_id"], "check_name": name, "passed": passed,
-            "score": None if score is None else round(float(score), 4),
-            "details": json.dumps(details, sort_keys=True, ensure_ascii=False),
-            "model": first.model if first else None, "call_id": first.call_id if first else None,
-            "subject_id": cand["subject_id"]}
-
-
-def _failed(cand, name, results) -> dict | None:
-    errors = [f"{r.status}: {r.error}" for r in results if r.parsed is None]
-    if errors:
-        return _row(cand, name, None, None, {"error": errors[0], "failed_calls": len(errors)}, results)
-    return None
-
-
-def judge_self_consistency(cand, results, p) -> dict:
-    if (bad := _failed(cand, "self_consistency", results)) is not None:
-        return bad
-    answers = [r.parsed.answer for r in results]
-    agree = sum(agrees(cand, a, int(p["oe_extra_words"])) for a in answers)
-    need = math.ceil(p["threshold"] * len(results) - 1e-9)
-    return _row(cand, "self_consistency", agree >= need, agree / len(results),
-                {"answers": answers, "agree": agree, "k": len(results), "need": need}, results)
-
-
-def judge_video_dependency(cand, results, p) -> dict:
-    if (bad := _failed(cand, "video_dependency", results)) is not None:
-        return bad
-    answers = [r.parsed.answer for r in results]
-    right = sum(agrees(cand, a, int(p["oe_extra_words"])) for a in answers)
-    wrong = len(results) - right
-    mc = cand["problem_type"] == "multiple choice"
-    passed = wrong >= p["m"] if mc else right == 0
-    return _row(cand, "video_dependency", passed, wrong / len(results),
-                {"blind_answers": answers, "blind_correct": right, "n": len(results),
-                 "must_fail": p["m"] if mc else len(results)}, results)
-
-
-def judge_cot(cand, results, p) -> dict:
-    if (bad := _failed(cand, "cot_validation", results)) is not None:
-        return bad
-    v: CoTVerdict = results[0].parsed
-    ungrounded = [s.step for s in v.steps if not s.grounded]
-    grounded = len(v.steps) - len(ungrounded)
-    passed = bool(v.steps) and v.valid and not ungrounded
-    return _row(cand, "cot_validation", passed, grounded / len(v.steps) if v.steps else 0.0,
-                {"steps": len(v.steps), "ungrounded": ungrounded, "valid": v.valid}, results)
-
-
-JUDGES = {"self_consistency": judge_self_consistency, "video_dependency": judge_video_dependency,
-          "cot_validation": judge_cot}
+                                "answer": cand["answer"], "think": cand["think"], "frame_times": list(times or [])})
 
 
 # ---------------------------------------------------------------------- stage
@@ -193,7 +81,7 @@ JUDGES = {"self_consistency": judge_self_consistency, "video_dependency": judge_
 
 def load_candidates(wh: Warehouse, subjects: list[str]) -> list[dict]:
     return wh.query("""
-        SELECT c.*, v.title, v.description, d.path
+        SELECT c.*, v.title, v.description, v.duration_s, d.path
         FROM candidates c LEFT JOIN videos v ON v.video_id = c.video_id LEFT JOIN downloads d ON d.video_id = c.video_id
         WHERE ? OR c.subject_id IN (SELECT unnest(?::VARCHAR[]))
         ORDER BY c.video_id, c.candidate_id""", [not subjects, subjects]).to_dicts()
@@ -208,17 +96,22 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
     p = {**DEFAULTS, **settings.section("verify"), **{k: v for k, v in (params or {}).items() if v is not None}}
     for key in ("k", "n", "m", "chunk_videos"):
         p[key] = int(p[key])
+    p["early_exit"] = str(p["early_exit"]).strip().lower() not in ("false", "0", "no", "off", "")
     if not (p["k"] >= 1 and 0 < float(p["threshold"]) <= 1 and 1 <= p["m"] <= p["n"]):
         raise ValueError(f"verify: need k >= 1, 0 < threshold <= 1, 1 <= m <= n; got {p}")
     subjects = list(subjects or [])
     with Warehouse(settings) as wh, stage_run(wh, "verify", {"subjects": subjects}, p) as run:
         layer = ModelLayer(settings, run, run.run_id, offline_model=offline_model)
+        cands = load_candidates(wh, subjects)
+        writers: dict[str, int] = {}
+        for c in cands:
+            writers[c["model"]] = writers.get(c["model"], 0) + 1
+        layer.check_independence(run, writers)   # before any work: nobody grades their own items
         prompts = {t: load_prompt(t, settings=settings) for t in ("solve", "validate_cot")}
         attach = p["attach_frames"]
         if attach is None:
             attach = any(layer.cfg.role(r).backend != "offline" for r in ("solver", "blind_solver", "cot_validator"))
         n_frames = int(p["n_frames"] or layer.cfg.frames["count"])
-        cands = load_candidates(wh, subjects)
         todo, cues = changed_candidates(wh, run, layer, cands, prompts, p, attach, n_frames)
         by_video: dict[str, list[dict]] = {}
         for c in todo:
@@ -226,22 +119,24 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
         vids = list(by_video)
         log.info("verify: %d candidates in scope, %d unchanged (skipped), %d to check in %d videos",
                  len(cands), run.skipped, len(todo), len(vids))
-        n_rows = 0
+        n_rows = calls = 0
         for i in range(0, len(vids), p["chunk_videos"]):
             chunk = {v: by_video[v] for v in vids[i:i + p["chunk_videos"]]}
             with run.chunk():     # checks, verified_qa, ledger, quarantine and fingerprints of the chunk: one commit
-                rows = verify_chunk(run, layer, prompts, chunk, cues, p, attach, n_frames)
+                rows, n = verify_chunk(run, layer, prompts, chunk, cues, p, attach, n_frames)
                 write_results(run, [c for cs in chunk.values() for c in cs], rows)
                 layer.flush()
-            n_rows += len(rows)
+            n_rows, calls = n_rows + len(rows), calls + n
             log.info("verify: %d/%d videos, %d check rows", min(i + p["chunk_videos"], len(vids)), len(vids), n_rows)
         drop_stale(wh, run, subjects, {c["candidate_id"] for c in cands})
         summary, verified = totals(wh, subjects)
         log.info("verify: %d candidates, %d verified; %s", len(cands), verified, summary)
         return {"run_id": run.run_id, "stage": "verify", "rows": dict(run.rows), "candidates": len(cands),
-                "changed": any(run.rows.values()),
-                "verified": verified, "checks": summary, "params": {k: p[k] for k in ("k", "threshold", "n", "m")},
-                "skipped": run.skipped, "cache_hits": layer.ledger.totals["cache_hits"]}
+                "changed": run.changed,
+                "verified": verified, "checks": summary, "calls": calls,
+                "params": {k: p[k] for k in ("k", "threshold", "n", "m", "frame_choice", "early_exit")},
+                "skipped": run.skipped, "cache_hits": layer.ledger.totals["cache_hits"],
+                "tokens": {k: layer.ledger.totals[k] for k in ("tokens_in", "tokens_out")}}
 
 
 _VERIFIED_COLS = ["candidate_id", "video_id", "kp_id", "subject_id", "skill", "problem_type", "question", "options",
@@ -260,7 +155,7 @@ def changed_candidates(wh, run, layer, cands: list[dict], prompts: dict, p: dict
                                                                               "cot_validator")}
     fixed = {"models": models, "prompts": {k: v.id for k, v in prompts.items()}, "attach": attach,
              "n_frames": n_frames, **{k: p[k] for k in ("k", "threshold", "n", "m", "temperature", "oe_extra_words",
-                                                         "cascade")}}
+                                                         "frame_choice", "early_exit")}}
     for c in cands:
         c["_fp"] = fingerprint({k: v for k, v in c.items() if k != "run_id"}, cues.get(c["video_id"], []),
                                shas.get(c["video_id"]), fixed)
@@ -318,54 +213,73 @@ def totals(wh, subjects: list[str]) -> tuple[dict, int]:
 
 
 def verify_chunk(run, layer, prompts, chunk: dict[str, list[dict]], cues: dict, p: dict, attach: bool,
-                 n_frames: int) -> list[dict]:
-    """All check rows for the candidates of a few videos (frames decoded once per video)."""
-    parts: dict[str, tuple[list, list]] = {}
+                 n_frames: int) -> tuple[list[dict], int]:
+    """All check rows for the candidates of a few videos (frames decoded once per video), and the calls made."""
+    clips: dict[str, tuple[list, object]] = {}      # video -> (instants, decoded clip or None)
     budget = layer.frame_budget(n_frames)
-    stamps = stored_timestamps(run.wh, list(chunk), budget) if attach else {}
+    stamps = stored_timestamps(run.wh, list(chunk), budget)
     for vid, cs in list(chunk.items()):
         if not attach:
-            parts[vid] = ([], [])
+            clips[vid] = (frame_times(cs[0], stamps, budget.frames), None)
             continue
         try:
             clip = load_frames(cs[0]["path"], budget, stamps.get(vid))
-            parts[vid] = (layer.image_parts(clip), layer.image_parts(clip.one()))
+            clips[vid] = (list(clip.timestamps), clip)
         except Exception as exc:  # noqa: BLE001 - quarantined, the run goes on
             run.quarantine(vid, "frames_unreadable", f"{cs[0]['path']}: {exc}")
             del chunk[vid]
     alive = [c for cs in chunk.values() for c in cs]
-    rows: list[dict] = []
-    rounds = [[c] for c in CHECKS] if p["cascade"] else [list(CHECKS)]
-    for names in rounds:
-        plan: list[tuple[dict, str, int]] = []      # (candidate, check, number of requests)
-        reqs: list[ChatRequest] = []
-        for c in alive:
-            full, one = parts[c["video_id"]]
-            for name in names:
-                new = build(name, c, prompts, full, one, n_frames, p, cues.get(c["video_id"], []))
-                plan.append((c, name, len(new)))
-                reqs += new
-        results = layer.call_many(reqs)
-        pos, failed = 0, set()
-        for c, name, count in plan:
-            row = JUDGES[name](c, results[pos:pos + count], p)
-            pos += count
-            rows.append(row)
-            if row["passed"] is not True:
-                failed.add(c["candidate_id"])
-        alive = [c for c in alive if c["candidate_id"] not in failed]
-    return rows
-
-
-def build(name: str, c: dict, prompts: dict, full: list, one: list, n_frames: int, p: dict,
-          cues: list[dict]) -> list[ChatRequest]:
+    full = {vid: layer.image_parts(clip) if clip is not None else [] for vid, (_, clip) in clips.items()}
+    blind = {c["candidate_id"]: blind_frames(c, clips[c["video_id"]][0], p) for c in alive}
+    pages = {vid: page_data_blocks(cs[0].get("title"), cs[0].get("description"), captions_text(cues.get(vid, [])))
+             for vid, cs in chunk.items()}
     t = float(p["temperature"])
-    if name == "self_consistency":
-        return [solve_request(c, prompts["solve"], full, n_frames, i, t, False) for i in range(p["k"])]
-    if name == "video_dependency":
-        page = page_data_blocks(c.get("title"), c.get("description"), captions_text(cues))
-        return [solve_request(c, prompts["solve"], one, 1, i, t, True, page) for i in range(p["n"])]
-    return [cot_request(c, prompts["validate_cot"], full, n_frames)]
+
+    def build(name: str, c: dict, i: int) -> ChatRequest:
+        times, clip = clips[c["video_id"]]
+        if name == "self_consistency":
+            return solve_request(c, prompts["solve"], full[c["video_id"]], n_frames, i, t, False, times=times)
+        if name == "video_dependency":
+            k = blind[c["candidate_id"]][i][1]
+            one = layer.image_parts(clip.one(k)) if clip is not None else []
+            return solve_request(c, prompts["solve"], one, 1, i, t, True, pages[c["video_id"]], times[k:k + 1])
+        return cot_request(c, prompts["validate_cot"], full[c["video_id"]], n_frames, times)
+
+    extra = {c["candidate_id"]: {"frames": [[label, clips[c["video_id"]][0][k] if clips[c["video_id"]][0] else None]
+                                            for label, k in blind[c["candidate_id"]]]} for c in alive}
+    return run_checks(layer, alive, build, p, extra)
+
+
+def frame_times(cand: dict, stamps: dict, n: int) -> list[float]:
+    """The stored instants of the video's model frames, else n evenly spaced over its listed duration."""
+    from jobs.generate import frame_times as times
+    return times(cand, stamps, n)
+
+
+def blind_frames(cand: dict, times: list[float], p: dict) -> list[tuple[str, int]]:
+    """(label, index into `times`) of the n single frames of the video-dependency tries, by `frame_choice`: first,
+    middle, the one nearest the evidence time the generator named (when it named one), then seeded random ones;
+    distinct frames while the video has enough."""
+    import random
+    if not times:
+        return [("none", 0)] * p["n"]
+    rng = random.Random(f"blind:{cand['candidate_id']}")
+    picks: list[tuple[str, int]] = []
+    for label in [x.strip() for x in str(p["frame_choice"]).split(",") if x.strip()]:
+        if label == "first":
+            picks.append((label, 0))
+        elif label == "middle":
+            picks.append((label, len(times) // 2))
+        elif label == "evidence" and cand.get("evidence_s") is not None:
+            picks.append((label, min(range(len(times)), key=lambda i: abs(times[i] - cand["evidence_s"]))))
+    seen: set[int] = set()
+    picks = [(label, k) for label, k in picks if not (k in seen or seen.add(k))]   # distinct frames, in order
+    rest = [i for i in range(len(times)) if i not in seen]
+    rng.shuffle(rest)
+    picks += [("random", k) for k in rest]
+    while len(picks) < p["n"]:
+        picks.append(("random", rng.randrange(len(times))))
+    return picks[:p["n"]]
 
 
 def passing(cands: list[dict], rows: list[dict]) -> set[str]:

@@ -82,7 +82,7 @@ class OfflineBackend:
     def __init__(self, model: ChatModel, rc: RoleConfig):
         self.chat_model = model
         self.rc = rc
-        self.model = getattr(model, "name", type(model).__name__)
+        self.model = rc.model_name(getattr(model, "name", type(model).__name__))
 
     def key(self, req: ChatRequest) -> str:
         return request_key(f"offline:{self.model}", req.messages, req.schema, req.temperature, req.max_tokens,

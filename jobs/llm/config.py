@@ -38,6 +38,14 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 ROLES = ("generator", "solver", "blind_solver", "cot_validator", "relevance_judge", "judge")
+# Roles that must be different models (the paper's CoT validation is by an *independent* MLLM; a generator must not
+# grade or re-solve its own items). Checked when a stage that uses them starts (`check_independence`).
+INDEPENDENT = (("generator", "solver"), ("generator", "blind_solver"), ("generator", "cot_validator"),
+               ("solver", "cot_validator"))
+# The offline stand-in's model name per role (when `model` is not set): distinct per role, so the embedded world
+# obeys the independence rule (solver and blind solver may be one model, as they may be in production).
+OFFLINE_MODELS = {"generator": "generator", "solver": "solver", "blind_solver": "solver",
+                  "cot_validator": "validator", "relevance_judge": "judge", "judge": "judge"}
 BACKENDS = ("offline", "openai", "azure")
 
 
@@ -65,6 +73,17 @@ class RoleConfig:
     max_tokens_param: str = "max_tokens"   # "max_completion_tokens" for endpoints that require it
     image_tokens: int = 255
     extra_body: dict = field(default_factory=dict, hash=False)
+
+    def model_name(self, standin: str = "offline-standin-v1") -> str:
+        """The model this role calls: `model`, or for the offline stand-in its per-role name."""
+        if self.model or self.backend != "offline":
+            return self.model
+        return f"{standin}-{OFFLINE_MODELS.get(self.role, self.role)}"
+
+    @property
+    def identity(self) -> tuple:
+        """What makes two roles the same model: backend, endpoint and model name."""
+        return (self.backend, self.base_url.rstrip("/"), self.model_name())
 
     @property
     def endpoint_id(self) -> tuple:
@@ -97,6 +116,7 @@ class LLMConfig:
     flush_every: int = 1000
     frames: dict = field(default_factory=lambda: {"count": 8, "max_side": 512, "quality": 85})
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    allow_same_model: bool = False   # run anyway when independent roles share a model (a warning, recorded in runs)
 
     def role(self, name: str) -> RoleConfig:
         return self.roles.get(name) or RoleConfig(**{**_as_dict(self.default), "role": name})
@@ -105,6 +125,24 @@ class LLMConfig:
         """(input, output) USD per million tokens; (0, 0) for models without a price entry."""
         p = self.prices.get(model) or {}
         return float(p.get("input_per_mtok", 0.0)), float(p.get("output_per_mtok", 0.0))
+
+
+def check_independence(cfg: LLMConfig, roles: tuple[str, ...], writers: dict[str, str] | None = None) -> list[str]:
+    """Problems with the independence rule among `roles` (and against `writers`: model -> how many items it wrote,
+    e.g. the generators of the candidates being verified). Raises ConfigError naming the roles, unless
+    `allow_same_model`; then the problems are returned, for a loud warning and the run's record."""
+    problems = []
+    for a, b in INDEPENDENT:
+        if a in roles and b in roles and cfg.role(a).identity == cfg.role(b).identity:
+            problems.append(f"roles {a} and {b} use the same model {cfg.role(a).model_name()!r}")
+    for model in sorted(writers or {}):
+        for r in ("solver", "blind_solver", "cot_validator"):
+            if r in roles and cfg.role(r).model_name() == model:
+                problems.append(f"role {r} uses {model!r}, the generator of {writers[model]} items it would judge")
+    if problems and not cfg.allow_same_model:
+        raise ConfigError("independent roles share a model: " + "; ".join(problems)
+                          + " (set [llm] allow_same_model = true to run anyway)")
+    return problems
 
 
 def _as_dict(rc: RoleConfig) -> dict:

@@ -128,6 +128,17 @@ class ModelLayer:
     def _cache_for(self, be) -> ReplyCache | None:
         return None if (be.kind == "offline" and not self.cfg.cache_offline) else self.cache
 
+    def check_independence(self, run, writers: dict[str, str] | None = None) -> list[str]:
+        """Enforce that the generator, the solvers and the CoT validator are different models (and that no solver
+        or validator judges items it generated: `writers`), before any work. With `allow_same_model` the problems
+        are logged loudly and recorded in the run's params (its `runs` row)."""
+        problems = llm_config.check_independence(self.cfg, tuple(r for pair in llm_config.INDEPENDENT for r in pair),
+                                                 writers)
+        if problems:
+            log.warning("INDEPENDENCE NOT ENFORCED (allow_same_model = true): %s", "; ".join(problems))
+            run.params["independence_warnings"] = problems
+        return problems
+
     def frame_budget(self, count: int | None = None):
         """The frame and pixel budget of chat requests ([llm.frames] count and max_side; `count` overrides)."""
         from jobs.media.model_frames import Budget

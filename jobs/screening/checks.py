@@ -143,14 +143,15 @@ def decide(video: dict, checks: dict[str, dict], text_threshold: float, require_
     mod_det = json.loads(mod["detail"]) if mod and mod.get("detail") else {}
     moderation = "pending" if mod is None else "error" if mod["passed"] is None else (
         "pass" if mod["passed"] else "flagged")
+    pending: list[str] = []                  # checks not made yet (errors included): fail closed, retried later
     if moderation == "flagged":
         reasons.append("moderation")
-    elif moderation in ("error", "pending") and not reasons:
-        reasons.append("moderation_unchecked")
+    elif moderation in ("error", "pending"):
+        pending.append("moderation_unchecked")
     t = checks.get("text_relevance")
     score = t["score"] if t else None
-    if t is None and not reasons:
-        reasons.append("text_relevance_unchecked")
+    if t is None:
+        pending.append("text_relevance_unchecked")
     elif score is not None and score < text_threshold:
         reasons.append("text_relevance")
     vis = checks.get("visual_relevance")
@@ -158,12 +159,14 @@ def decide(video: dict, checks: dict[str, dict], text_threshold: float, require_
     verdict = vdet.get("verdict", "pending" if vis is None else "error")
     if vis is not None and vis["passed"] is False:
         reasons.append("visual_relevance")
-    elif require_visual and verdict in ("unavailable", "error", "pending") and not reasons:
-        reasons.append("visual_relevance_unchecked")
+    elif require_visual and verdict in ("unavailable", "error", "pending"):
+        pending.append("visual_relevance_unchecked")
+    decision = "reject" if reasons else "pending" if pending else "keep"
+    reasons = reasons or pending
     tdet = json.loads(t["detail"]) if t and t.get("detail") else {}
     kp_id = (t or {}).get("kp_id") or video["kp_id"]          # the best-fitting KP among those that found it
     return {"video_id": video["video_id"], "subject_id": video["subject_id"], "kp_id": kp_id,
-            "decision": "reject" if reasons else "keep", "reasons": reasons, "text_relevance": score,
+            "decision": decision, "reasons": reasons, "text_relevance": score,
             "text_threshold": text_threshold, "visual_relevance": vis["score"] if vis else None,
             "visual_verdict": verdict, "moderation": moderation,
             "moderation_detail": json.dumps({k: v for k, v in mod_det.items() if k != "moderator"}, sort_keys=True)

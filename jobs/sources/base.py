@@ -107,6 +107,7 @@ class QAItem(BaseModel):
     options: list[str] | None = None        # ["A. ...", "B. ..."], 4..10 options for multiple choice
     answer: str                             # a letter for multiple choice; short text for open-ended
     think: str                              # chain-of-thought rationale
+    evidence_s: float | None = None         # when (seconds) the evidence is shown, if the generator can say
 
 
 class GeneratedQA(BaseModel):

@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     think VARCHAR,           -- chain-of-thought rationale, one step per line
     model VARCHAR,           -- generator model that wrote it
     prompt_version VARCHAR,  -- e.g. generate_qa.v1
-    call_id VARCHAR,         -- llm_calls.call_id of the generation call
+    call_id VARCHAR,         -- llm_calls.request_key of the generation call
+    evidence_s DOUBLE,       -- when the generator says the question's evidence is shown (seconds), or NULL
     run_id VARCHAR
 );

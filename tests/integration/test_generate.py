@@ -78,7 +78,7 @@ def test_generate_writes_valid_candidates_with_lineage(settings, wh):
     assert {c["task"] for c in calls} == {"generate_qa"} and len(calls) == len(kept)
     for r in rows:
         assert r["candidate_id"] == generate.candidate_id(r["video_id"], r["skill"], r["problem_type"], r["question"])
-        assert r["model"] == OfflineModel.name and r["prompt_version"] == "generate_qa.v1"
+        assert r["model"] == f"{OfflineModel.name}-generator" and r["prompt_version"] == "generate_qa.v1"
         assert r["call_id"] in {c["call_id"] for c in calls}
         assert r["think"].strip() and r["subject_id"] == VIDEOS[r["video_id"]][0]
         if r["problem_type"] == "multiple choice":

@@ -37,7 +37,7 @@ def test_proposals_are_validated_and_wait_pending(loaded, wh):
                        "Snell's law"]
     assert "belongs to course 'Classical Mechanics'" in next(r["reason"] for r in rows.values()
                                                              if r["reason"] and r["reason"].startswith("parent"))
-    assert all(r["model"] == OfflineModel.name and r["prompt_version"] == "expand_kb.v1" and r["call_id"]
+    assert all(r["model"] == f"{OfflineModel.name}-generator" and r["prompt_version"] == "expand_kb.v1" and r["call_id"]
                for r in rows.values())
     kps = wh.query("SELECT count(*) FROM knowledge_points WHERE subject_id = 'physics'").item()
     assert kps == 2, "nothing reaches the bank before acceptance"

@@ -91,3 +91,41 @@ def test_rerun_writes_no_duplicates(world):
     assert before == {t: wh.query(f"SELECT count(*), count(DISTINCT run_id) FROM {t}").row(0) for t in tables}
     dup = wh.query("SELECT video_id FROM screening GROUP BY video_id HAVING count(*) > 1")
     assert dup.height == 0
+
+
+def test_a_failing_visual_judge_leaves_videos_pending_and_a_rerun_decides(world, monkeypatch):
+    """Fail closed: a model error in visual relevance never keeps a video on text alone; it stays pending with
+    the reason, and the next run (judge healthy again) retries and decides it."""
+    from pytest_httpserver import HTTPServer
+    settings, wh, subjects = world["settings"], world["wh"], world["subjects"]
+    kept = wh.query("SELECT video_id FROM screening WHERE decision = 'keep' ORDER BY 1").to_series().to_list()[:3]
+    assert kept
+    wh.write("screening_checks", [], "test-reset", scope={"video_id": kept, "check_name": ["visual_relevance"]})
+    server = HTTPServer(threaded=True)
+    server.expect_request("/v1/chat/completions", method="POST").respond_with_data("down", status=500)
+    server.start()
+    monkeypatch.setenv("VIDEOKR_TEST_LLM_KEY", "sk-test-not-a-secret")
+    saved = settings.extra.get("llm")
+    settings.extra["llm"] = {"roles": {"relevance_judge": {
+        "backend": "openai", "base_url": server.url_for("/v1"), "model": "judge-x", "api_key_env": "VIDEOKR_TEST_LLM_KEY",
+        "max_retries": 0, "backoff_base_s": 0.01, "backoff_max_s": 0.02, "timeout_s": 5.0}}}
+    try:
+        for phase in ("relevance", "decide"):
+            out = screen.run(settings, subjects, {"phase": phase})
+    finally:
+        server.stop()
+        settings.extra.pop("llm") if saved is None else settings.extra.update(llm=saved)
+    assert out["require_visual"] is True
+    rows = {r["video_id"]: r for r in wh.query("SELECT * FROM screening WHERE video_id IN (SELECT unnest(?))",
+                                               [kept]).to_dicts()}
+    assert {r["decision"] for r in rows.values()} == {"pending"}
+    assert all(r["reasons"] == ["visual_relevance_unchecked"] for r in rows.values())
+    errors = wh.query("""SELECT count(*) FROM llm_calls WHERE role = 'relevance_judge' AND status = 'error'
+                         AND model = 'judge-x'""").item()
+    assert errors == len(kept)                                   # each failed call is on the ledger
+    view = wh.query("SELECT sum(videos) FROM v_screening_reasons WHERE decision = 'pending'").item()
+    assert view == len(kept)
+    for phase in ("relevance", "decide"):                       # the judge is back (offline): retried, decided
+        screen.run(settings, subjects, {"phase": phase})
+    again = wh.query("SELECT decision FROM screening WHERE video_id IN (SELECT unnest(?))", [kept]).to_series()
+    assert set(again.to_list()) == {"keep"}

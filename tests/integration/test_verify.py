@@ -6,6 +6,7 @@ import json
 import pytest
 
 from jobs import generate, verify
+from jobs.verification import answers
 from jobs.sources.offline_model import OfflineModel
 from tests.integration.test_generate import Recording, seed_world, world_scenes
 
@@ -29,7 +30,7 @@ def checks(wh) -> dict[tuple[str, str], dict]:
 
 def test_each_check_removes_its_planted_failures(settings, wh, world):
     scenes, flaw = world
-    out = verify.run(settings, offline_model=OfflineModel(scenes))
+    out = verify.run(settings, params={"early_exit": False}, offline_model=OfflineModel(scenes))   # every row
     rows = checks(wh)
     cands = wh.query("SELECT * FROM candidates").to_dicts()
     assert len(rows) == 3 * len(cands) == 3 * out["candidates"]
@@ -59,13 +60,13 @@ def test_each_check_removes_its_planted_failures(settings, wh, world):
     rejected = wh.query("SELECT count(DISTINCT candidate_id) AS n FROM v_rejection_reasons").item()
     assert rejected == len(cands) - len(verified)
     sc = next(r for r in rows.values() if r["check_name"] == "self_consistency")
-    assert json.loads(sc["details"])["k"] == 5 and sc["model"] == OfflineModel.name and sc["call_id"]
+    assert json.loads(sc["details"])["k"] == 3 and sc["model"] == f"{OfflineModel.name}-solver" and sc["call_id"]
 
 
 def test_thresholds_are_configurable(settings, wh, world):
     scenes, flaw = world
     settings.extra["verify"] = {"k": 3, "n": 1, "m": 1}
-    verify.run(settings, params={"threshold": 0.3}, offline_model=OfflineModel(scenes))
+    verify.run(settings, params={"threshold": 0.3, "early_exit": False}, offline_model=OfflineModel(scenes))
     rows = checks(wh)
     amb = [r for r in rows.values() if r["check_name"] == "self_consistency"
            and flaw[(r["video_id"], r["question"])] == "ambiguous"]
@@ -77,21 +78,30 @@ def test_thresholds_are_configurable(settings, wh, world):
         verify.run(settings, params={"m": 4, "n": 3}, offline_model=OfflineModel(scenes))
 
 
-def test_rerun_changes_nothing_and_cascade_saves_calls(settings, wh, world):
+def test_rerun_changes_nothing_and_early_exit_saves_calls(settings, wh, world):
     scenes, _ = world
-    first = verify.run(settings, subjects=["physics"], offline_model=OfflineModel(scenes))
+    full = verify.run(settings, subjects=["physics"], params={"early_exit": False}, offline_model=OfflineModel(scenes))
+    n_full = wh.query("SELECT count(*) FROM llm_calls WHERE task != 'generate_qa'").item()
+    assert n_full == full["calls"] == full["candidates"] * (3 + 2 + 1), "k + n + 1 distinct calls per candidate"
+    verified_full = wh.query("SELECT candidate_id FROM verified_qa ORDER BY 1").to_series().to_list()
+    early = verify.run(settings, subjects=["physics"], offline_model=OfflineModel(scenes))
     snap = wh.query("SELECT * FROM checks ORDER BY ALL").to_dicts()
+    assert wh.query("SELECT candidate_id FROM verified_qa ORDER BY 1").to_series().to_list() == verified_full
+    assert early["verified"] == full["verified"] and 0 < early["calls"] < n_full
     again = verify.run(settings, subjects=["physics"], offline_model=OfflineModel(scenes))
-    assert again["rows"].get("checks", 0) == 0 and again["rows"].get("verified_qa", 0) == 0
+    assert again["rows"].get("checks", 0) == 0 and again["rows"].get("verified_qa", 0) == 0 and again["calls"] == 0
     assert wh.query("SELECT * FROM checks ORDER BY ALL").to_dicts() == snap
     assert {r["subject_id"] for r in snap} == {"physics"}
-    n_full = wh.query("SELECT count(*) FROM llm_calls WHERE task != 'generate_qa'").item()
-    assert n_full == first["candidates"] * (5 + 3 + 1), "k + n + 1 distinct calls per candidate"
-    cascade = verify.run(settings, subjects=["physics"], params={"cascade": True},
-                         offline_model=OfflineModel(scenes))
-    assert cascade["verified"] == first["verified"]
-    n_cascade = wh.query("SELECT count(*) FROM llm_calls WHERE run_id = ?", [cascade["run_id"]]).item()
-    assert 0 < n_cascade < n_full, "later checks are skipped for candidates that already failed"
+    # a candidate stops at its first failing check, in the cost order
+    by_cand: dict[str, list] = {}
+    for r in snap:
+        by_cand.setdefault(r["candidate_id"], []).append(r)
+    for rows in by_cand.values():
+        names = [r["check_name"] for r in rows]
+        order = [c for c in verify.CHECKS if c in names]
+        assert order == list(verify.CHECKS[:len(order)])
+        failed = [r for r in rows if r["passed"] is not True]
+        assert len(failed) <= 1 and (not failed or failed[0]["check_name"] == order[-1])
 
 
 class BrokenValidator(OfflineModel):
@@ -103,25 +113,25 @@ class BrokenValidator(OfflineModel):
 
 def test_failed_check_calls_are_errors_not_passes(settings, wh, world):
     scenes, _ = world
-    out = verify.run(settings, offline_model=BrokenValidator(scenes))
+    out = verify.run(settings, params={"early_exit": False}, offline_model=BrokenValidator(scenes))
     assert out["verified"] == 0 and out["checks"]["cot_validation"]["error"] == out["candidates"]
     view = wh.query("SELECT DISTINCT check_name, outcome FROM v_rejection_reasons WHERE outcome = 'error'").to_dicts()
     assert view == [{"check_name": "cot_validation", "outcome": "error"}]
 
 
 def test_answer_matching():
-    assert verify.mc_letter("B", ["A. x", "B. y", "C. z", "D. w"]) == "B"
-    assert verify.mc_letter("(c)", ["A. x", "B. y", "C. z", "D. w"]) == "C"
-    assert verify.mc_letter("Answer: D. w", ["A. x", "B. y", "C. z", "D. w"]) == "D"
-    assert verify.mc_letter("y", ["A. x", "B. y", "C. z", "D. w"]) == "B"
-    assert verify.mc_letter("F", ["A. x", "B. y", "C. z", "D. w"]) is None
-    assert verify.open_match("12 swaps", "12 Swaps.") and not verify.open_match("12 swaps", "13 swaps")
-    assert verify.open_match("2.0 s", "2 s") and not verify.open_match("1.41 s", "1.57 s")
-    assert verify.open_match("normal sinus rhythm", "a normal sinus rhythm")
-    assert not verify.open_match("metaphase", "anaphase")
-    assert not verify.open_match("6 and 7", "6 and 9") and not verify.open_match("A, B, C", "A, C, B")
-    assert not verify.open_match("The demand curve shifts left", "The demand curve shifts right")
-    assert not verify.open_match("normal sinus rhythm", "not a normal sinus rhythm")
+    assert answers.mc_letter("B", ["A. x", "B. y", "C. z", "D. w"]) == "B"
+    assert answers.mc_letter("(c)", ["A. x", "B. y", "C. z", "D. w"]) == "C"
+    assert answers.mc_letter("Answer: D. w", ["A. x", "B. y", "C. z", "D. w"]) == "D"
+    assert answers.mc_letter("y", ["A. x", "B. y", "C. z", "D. w"]) == "B"
+    assert answers.mc_letter("F", ["A. x", "B. y", "C. z", "D. w"]) is None
+    assert answers.open_match("12 swaps", "12 Swaps.") and not answers.open_match("12 swaps", "13 swaps")
+    assert answers.open_match("2.0 s", "2 s") and not answers.open_match("1.41 s", "1.57 s")
+    assert answers.open_match("normal sinus rhythm", "a normal sinus rhythm")
+    assert not answers.open_match("metaphase", "anaphase")
+    assert not answers.open_match("6 and 7", "6 and 9") and not answers.open_match("A, B, C", "A, C, B")
+    assert not answers.open_match("The demand curve shifts left", "The demand curve shifts right")
+    assert not answers.open_match("normal sinus rhythm", "not a normal sinus rhythm")
 
 
 def tiny_mp4(path, seconds: float = 2.0, fps: int = 10):

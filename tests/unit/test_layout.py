@@ -101,7 +101,7 @@ def test_only_stages_stand_at_the_top_of_jobs():
     allowed = stages | {"card", "stages", "scope", "__init__"}   # card: `videokr card`, the dataset card stage
     top = {p.stem for p in (ROOT / "jobs").glob("*.py")} | {p.name for p in (ROOT / "jobs").iterdir()
                                                             if p.is_dir() and (p / "__init__.py").exists()}
-    wings = {"media", "dedup", "kb", "llm", "prompts", "review", "screening", "sources"}
+    wings = {"media", "dedup", "kb", "llm", "prompts", "review", "screening", "sources", "verification"}
     assert top - allowed - wings == set(), f"not a stage: {sorted(top - allowed - wings)}"
 
 

@@ -182,7 +182,7 @@ def test_offline_model_path_and_ledger(settings, wh):
     assert res[0].call_id != res[1].call_id                 # offline keys include the context
     layer.flush()
     rows = wh.query("SELECT * FROM llm_calls ORDER BY call_id").to_dicts()
-    assert len(rows) == 4 and {r["model"] for r in rows} == {"echo-v1"}
+    assert len(rows) == 4 and {r["model"] for r in rows} == {"echo-v1-solver"}   # the stand-in, named per role
     assert all(r["cost_usd"] == 0 and r["backend"] == "offline" for r in rows)
     assert sorted(r["status"] for r in rows) == ["error", "malformed", "ok", "ok"]
 

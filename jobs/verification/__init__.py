@@ -1,0 +1,1 @@
+"""Helpers of the verify stage: answer matching and the early-exit check runner."""
