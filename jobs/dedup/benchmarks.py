@@ -13,6 +13,11 @@ Sources (paths relative to `settings.benchmarks_dir`, default `../shared/benchma
       url_field = "video_url"                   # dotted paths work: "meta.url"
       id_field = "id"                           # optional; default: position in the file
       question_field = "question"               # optional
+
+SciVideoBench has no built-in loader (its manifest is not shipped with the project): register it as above, naming its
+manifest file and the field that holds each item's video URL. `videokr benchmarks fetch` (jobs/dedup/fetch.py)
+downloads the YouTube videos of every source, built-in or generic; an item whose URL is not a YouTube video is
+quarantined there (`benchmark_video_invalid_id`) and keeps only its text in `benchmark_items`.
 """
 from __future__ import annotations
 
@@ -170,4 +175,5 @@ def window_rows(benchmark: str, bench_video_id: str, item_id: str | None, path: 
     return [{"benchmark": benchmark, "bench_video_id": bench_video_id, "item_id": item_id,
              "window_index": int(h["window_index"]), "start_s": float(h["start_s"]), "end_s": float(h["end_s"]),
              "phash": int(h["phash"]), "quality": h.get("quality"), "frame_count": h.get("frame_count"),
+             "motion": h.get("motion"),
              "source_path": str(path)} for h in recs]

@@ -1,4 +1,4 @@
-"""CLI commands beyond run/stage/sql/sample: airflow, quota, kb, export, card, maintain."""
+"""CLI commands beyond run/stage/sql/sample: airflow, quota, kb, benchmarks, export, card, maintain."""
 from __future__ import annotations
 
 import json
@@ -42,6 +42,14 @@ def cmd_kb(args) -> int:
     return 0
 
 
+def cmd_benchmarks(args) -> int:
+    from jobs.dedup.fetch import run
+    params = {"benchmark": args.benchmark or None, "limit": args.limit, "fetch": True if args.force else None}
+    summary = run(Settings.load(), params=params)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
 def cmd_export(args) -> int:
     from jobs.export import run
     params = {"formats": args.format, "out": args.out}
@@ -79,6 +87,13 @@ def register(sub) -> None:
                    help="accept valid proposals into the bank: all of them, or a comma-separated list of ids")
     k.add_argument("--max-proposals", type=int, default=None)
     k.set_defaults(fn=cmd_kb)
+
+    b = sub.add_parser("benchmarks", help="evaluation benchmarks: fetch their videos (yt-dlp) for decontamination")
+    b.add_argument("action", choices=["fetch"])
+    b.add_argument("--benchmark", action="append", help="only this benchmark (repeat, or comma-separate)")
+    b.add_argument("--limit", type=int, default=None, help="try at most N videos not on disk yet")
+    b.add_argument("--force", action="store_true", help="fetch even when search_source is 'sample' (offline)")
+    b.set_defaults(fn=cmd_benchmarks)
 
     e = sub.add_parser("export", help="export the splits for training tools")
     e.add_argument("--format", nargs="+", choices=["videokr", "llamafactory", "verl", "trl"],
