@@ -22,7 +22,7 @@ import time
 
 from jobs.kb import keywords as keyword_expansion
 from jobs.sources.quota import QuotaLedger, quota_config
-from jobs.sources.youtube import VIDEO_ID_RE, QuotaExceeded, YouTubeError, attribution
+from jobs.sources.youtube import VIDEO_ID_RE, BudgetReached, QuotaExceeded, YouTubeError, attribution
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
 
@@ -100,6 +100,8 @@ class Collector:
         fp = getattr(source, "key_fingerprint", None) or source.name
         self.ledger = QuotaLedger(wh, source.name, fp, quota_config(settings, source.name) | {
             k: params[k] for k in ("daily_budget", "units") if k in params})
+        if hasattr(source, "afford"):   # retries count against the budget too: units of the attempts not yet ledgered
+            source.afford = lambda units: self.ledger.used + units <= self.ledger.budget
         self.queries: dict[str, dict] = {}
         self.hits: list[dict] = []
         self.videos: dict[str, dict] = {}
@@ -143,6 +145,10 @@ class Collector:
             subject = owners[batch[0]]["subject_id"]
             try:
                 items, units = self.source.details(batch)
+            except BudgetReached:
+                self._log_calls("videos.list", 0, False, subject_id=subject)
+                self.stop = self.stop or "budget"
+                return
             except QuotaExceeded:
                 self._log_calls("videos.list", 0, False, subject_id=subject)
                 self.ledger.exhausted, self.stop = True, "quota_exceeded"
@@ -170,6 +176,9 @@ class Collector:
                 return
             try:
                 page = self._search(q)
+            except BudgetReached:
+                self.stop = "budget"
+                return
             except QuotaExceeded:
                 self.stop = "quota_exceeded"
                 return
@@ -281,38 +290,42 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
             prev = {q["query_id"]: q for q in wh.query(f"SELECT * EXCLUDE (run_id) FROM search_queries {where}",
                                                        args).to_dicts()}
             c.known = set(wh.query("SELECT video_id FROM videos")["video_id"].to_list())
-            # backlog: ids already found whose details were not fetched (budget ran out between the two calls)
-            backlog = wh.query(f"""SELECT h.video_id, any_value(h.kp_id ORDER BY h.query_id, h.rank) kp_id,
-                                     any_value(h.subject_id) subject_id, any_value(h.query_id) query_id
-                                   FROM search_hits h {where.replace('subject_id', 'h.subject_id')}
-                                   GROUP BY h.video_id""", args).to_dicts()
-            backlog = [b for b in backlog if b["video_id"] not in c.known]
-            if backlog:
-                log.info("collect: %d found ids still need details", len(backlog))
-                c._details([b["video_id"] for b in backlog], {b["video_id"]: b for b in backlog})
-            extra = keyword_expansion.expand(settings, wh, r, kps, c.expand_max, prev.values()) if c.expand else {}
-            skipped = 0
-            for i, kp in enumerate(kps):
-                if c.stop:
-                    break
-                for kw in keywords(kp, c.per_kp, extra.get(kp["kp_id"], [])):
-                    qid = query_id(kp["kp_id"], kw)
-                    q = prev.get(qid) or {"query_id": qid, "kp_id": kp["kp_id"], "subject_id": kp["subject_id"],
-                                          "keyword": kw, "source": source.name, "pages_fetched": 0, "hits": 0,
-                                          "status": "new", "next_page_token": None, "error": None}
-                    if q["status"] in ("done", "failed") and not params.get("retry_failed"):
-                        skipped += 1
-                        continue
-                    if q["status"] == "failed":
-                        q |= {"status": "partial" if q["pages_fetched"] else "new", "error": None}
-                    c.collect_query(q)
-                    if q["status"] in ("done", "partial"):
-                        c.counts[f"queries_{q['status']}"] += 1
+            try:
+                # backlog: ids already found whose details were not fetched (budget ran out between the two calls)
+                backlog = wh.query(f"""SELECT h.video_id, any_value(h.kp_id ORDER BY h.query_id, h.rank) kp_id,
+                                         any_value(h.subject_id) subject_id, any_value(h.query_id) query_id
+                                       FROM search_hits h {where.replace('subject_id', 'h.subject_id')}
+                                       GROUP BY h.video_id""", args).to_dicts()
+                backlog = [b for b in backlog if b["video_id"] not in c.known]
+                if backlog:
+                    log.info("collect: %d found ids still need details", len(backlog))
+                    c._details([b["video_id"] for b in backlog], {b["video_id"]: b for b in backlog})
+                extra = keyword_expansion.expand(settings, wh, r, kps, c.expand_max, prev.values()) if c.expand else {}
+                skipped = 0
+                for i, kp in enumerate(kps):
                     if c.stop:
                         break
-                if (i + 1) % 25 == 0:
-                    log.info("collect: %d/%d knowledge points, %d units used today, %.1fs", i + 1, len(kps),
-                             c.ledger.used, time.monotonic() - t0)
+                    for kw in keywords(kp, c.per_kp, extra.get(kp["kp_id"], [])):
+                        qid = query_id(kp["kp_id"], kw)
+                        q = prev.get(qid) or {"query_id": qid, "kp_id": kp["kp_id"], "subject_id": kp["subject_id"],
+                                              "keyword": kw, "source": source.name, "pages_fetched": 0, "hits": 0,
+                                              "status": "new", "next_page_token": None, "error": None}
+                        if q["status"] in ("done", "failed") and not params.get("retry_failed"):
+                            skipped += 1
+                            continue
+                        if q["status"] == "failed":
+                            q |= {"status": "partial" if q["pages_fetched"] else "new", "error": None}
+                        c.collect_query(q)
+                        if q["status"] in ("done", "partial"):
+                            c.counts[f"queries_{q['status']}"] += 1
+                        if c.stop:
+                            break
+                    if (i + 1) % 25 == 0:
+                        log.info("collect: %d/%d knowledge points, %d units used today, %.1fs", i + 1, len(kps),
+                                 c.ledger.used, time.monotonic() - t0)
+            except BaseException:
+                c.ledger.flush(r)    # calls already made are paid: their api_usage rows stay, even if the run dies
+                raise
             c.checkpoint(force=True)
             c.counts["owners_changed"] = reassign_owners(wh, r, where, args)
             remaining = wh.query(f"SELECT count(*) n FROM search_queries {where}"

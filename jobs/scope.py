@@ -13,8 +13,13 @@ def known_subjects(settings: Settings, stage: str) -> list[str]:
     if stage == "knowledge_bank":  # the bank file, not the warehouse, defines the subjects of this stage
         from jobs.kb.bank import flatten, load_bank
         return [r["subject_id"] for r in flatten(load_bank(settings.knowledge_bank))["subjects"]]
-    with Warehouse(settings, read_only=True) as wh:
-        return wh.query("SELECT subject_id FROM subjects ORDER BY position")["subject_id"].to_list()
+    try:
+        with Warehouse(settings, read_only=True) as wh:
+            return wh.query("SELECT subject_id FROM subjects ORDER BY position")["subject_id"].to_list()
+    except Exception as exc:  # noqa: BLE001 - no warehouse yet (a fresh home): it knows no subject
+        if "unable to open" not in str(exc) and "does not exist" not in str(exc):
+            raise
+        return []
 
 
 def check_subjects(stage: str, subjects: list[str], settings: Settings | None = None) -> list[str]:

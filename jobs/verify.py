@@ -24,6 +24,7 @@ rows and the candidates' input fingerprints in one transaction; a rerun skips ev
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -178,6 +179,9 @@ def write_results(run, cands: list[dict], rows: list[dict]) -> None:
                                           | {"think_words": pl.Int32, "think_steps": pl.Int32}),
               scope={"candidate_id": ids})
     undecided = {r["candidate_id"] for r in rows if r["passed"] is None}
+    for r in rows:                             # a check whose calls failed: quarantined with the reason, retried
+        if r["passed"] is None:
+            run.quarantine(r["candidate_id"], f"{r['check_name']}_failed", json.loads(r["details"]).get("error", ""))
     run.mark_done({c["candidate_id"]: (c["_fp"], c["subject_id"]) for c in cands
                    if c["candidate_id"] not in undecided})
 

@@ -92,6 +92,8 @@ def _children(node: dict, key: str, label: str, where: str, problems: list[str])
 def validate(doc: dict) -> list[str]:
     """Every problem in the bank, each prefixed with its location (e.g. 'Physics > Mechanics')."""
     problems: list[str] = []
+    if isinstance(doc, dict) and doc.get("version", 1) != 1:
+        problems.append(f"bank: format version {doc.get('version')!r} is not supported (this videokr reads version 1)")
     disciplines = _children(doc, "disciplines", "discipline", "bank", problems)
     seen_subjects: dict[str, str] = {}
     seen_disc: set[str] = set()

@@ -58,6 +58,9 @@ class AzureModerator:
         self.max_chunks = int(cfg.get("max_text_chunks", 20))
         client_kwargs.setdefault("retry_total", int(cfg.get("retries", 6)))
         client_kwargs.setdefault("retry_backoff_factor", float(cfg.get("retry_backoff_s", 0.8)))
+        # a hung endpoint must not hang the stage: bounded connect and read (azure-core's default read is 300 s)
+        client_kwargs.setdefault("connection_timeout", float(cfg.get("connect_timeout_s", 10)))
+        client_kwargs.setdefault("read_timeout", float(cfg.get("timeout_s", 30)))
         self.client = ContentSafetyClient(endpoint, AzureKeyCredential(key), **client_kwargs)
         self.calls = 0
 

@@ -29,7 +29,7 @@ DEFAULT_UNITS = {"search.list": 100, "videos.list": 1}
 DETAIL_PARTS = "snippet,contentDetails,status"
 RETRY_STATUS = {429, 500, 502, 503, 504}
 QUOTA_REASONS = {"quotaExceeded", "dailyLimitExceeded"}
-VIDEO_ID_RE = re.compile(r"^[A-Za-z0-9_-]{11}$")
+VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_-]{11}\Z")      # \Z, not $: "$" also matches before a trailing newline
 _DURATION_RE = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
 
@@ -39,6 +39,10 @@ class YouTubeError(RuntimeError):
 
 class QuotaExceeded(YouTubeError):
     """YouTube answered 403 quotaExceeded, or the local daily budget would be exceeded."""
+
+
+class BudgetReached(YouTubeError):
+    """A retry would take the day's use past the local budget: stop, as at the budget (a rerun continues)."""
 
 
 def key_fingerprint(api_key: str) -> str:
@@ -106,6 +110,7 @@ class YouTubeSearch:
         self.key_fingerprint = key_fingerprint(api_key)
         self._sleep = sleep
         self.calls: list[dict] = []
+        self.afford: Callable[[int], bool] = lambda units: True   # set by collect: may one more call be made?
         self._yt = build("youtube", "v3", developerKey=api_key, static_discovery=True, cache_discovery=False,
                          http=http)
 
@@ -116,10 +121,18 @@ class YouTubeSearch:
 
         units = int(self.units.get(method, 1))
         for attempt in range(self.retries + 1):
+            if attempt and not self.afford(units + sum(c["units"] for c in self.calls)):
+                raise BudgetReached(f"{method}: a retry would pass the daily budget") from None
             try:
                 resp = request.execute(num_retries=0)
+                if not isinstance(resp, dict):        # a 200 whose body is not the API's JSON object
+                    raise ValueError(f"reply is {type(resp).__name__}, not an object")
                 self.calls.append({"method": method, "units": units, "status": "ok"})
                 return resp
+            except ValueError as exc:                 # malformed body (JSON decode, wrong shape): charged, retried
+                self.calls.append({"method": method, "units": units, "status": "malformed"})
+                if attempt == self.retries:
+                    raise YouTubeError(f"{method}: malformed reply: {str(exc)[:200]}") from None
             except HttpError as exc:
                 status, reason = int(exc.resp.status), _reason(exc)
                 if status == 403 and reason in QUOTA_REASONS:

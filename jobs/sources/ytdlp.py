@@ -20,7 +20,7 @@ from jobs.sources.base import Download
 
 log = logging.getLogger("videokr.ytdlp")
 
-VIDEO_ID_RE = re.compile(r"^[A-Za-z0-9_-]{11}$")
+VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_-]{11}\Z")      # \Z, not $: "$" also matches before a trailing newline
 FORMAT = ("bv*[height<=720][ext=mp4]+ba[ext=m4a]/b[height<=720][ext=mp4]/"
           "bv*[height<=720]+ba/b[height<=720]")
 

@@ -334,7 +334,8 @@ def report(results: dict[float, Probe]) -> None:
     print("\n-- linear extrapolation of seconds through the two largest fractions, to 82 subjects: writes as "
           "t = a * commits + b * rows (load commits at f=1 / f=10: "
           f"{transactions(1, 82):,} / {transactions(10, 82):,}), other phases as t = a + b f" if len(fs) >= 2 else "\n-- extrapolation of seconds proportional to f (one fraction measured)")
-    print(f"   {'phase':<22} {'f=1':>10} {'f=10':>11}")
+    print(f"   {'phase':<22} {'f=1':>10} {'f=10':>11} {'RSS MiB f=1':>12} {'f=10':>8}")
+    at: dict[str, list[float]] = {}
     for p in phases:
         if len(fs) >= 2:
             (fa, ta), (fb, tb) = [(x, results[x].rows[p][0]) for x in fs[-2:]]
@@ -351,7 +352,15 @@ def report(results: dict[float, Probe]) -> None:
                 est = [max(a + b * x, tb) for x in (1, 10)]
         else:
             est = [results[fs[0]].rows[p][0] * x / fs[0] for x in (1, 10)]
-        print(f"   {p:<22} {est[0]:>10.1f} {est[1]:>11.1f}")
+        (fa, ma), (fb, mb) = [(x, results[x].rows[p][1]) for x in (fs[-2:] if len(fs) >= 2 else fs * 2)]
+        slope = (mb - ma) / (fb - fa) if fb != fa else 0.0       # peak RSS, linear in f
+        rss = [max(mb + slope * (x - fb), mb) for x in (1, 10)]
+        at[p] = est
+        print(f"   {p:<22} {est[0]:>10.1f} {est[1]:>11.1f} {rss[0]:>12.0f} {rss[1]:>8.0f}")
+    if {"first load", "identical rerun", "backfill 1 subject"} <= set(at):
+        first = at["first load"][0]
+        print(f"   at f=1: identical rerun / first load = {at['identical rerun'][0] / first:.3f} (goal <= 0.05), "
+              f"one-subject backfill / first load = {at['backfill 1 subject'][0] / first:.3f} (goal <= 0.05)")
 
 
 

@@ -117,3 +117,32 @@ def test_quota_report_uses_each_sources_budget(settings, wh):
     got = {r["source"]: (r["budget"], r["left"]) for r in today(settings)}
     assert got == {"youtube": (DEFAULT_BUDGET, DEFAULT_BUDGET - 100), "sample": (SAMPLE_DAILY_BUDGET,
                                                                                 SAMPLE_DAILY_BUDGET - 100)}
+
+
+def test_malformed_200_bodies_are_retried_ledgered_and_never_kill_the_run(settings, wh):
+    """A 200 whose body is not JSON (or not an object) is a failed, charged attempt: retried, then the query is
+    quarantined; every attempt is in api_usage and the run completes."""
+    seed_kps(wh, 2)
+    garbage = ({"status": "200"}, "<html>upstream hiccup")
+    not_object = ({"status": "200"}, json.dumps(["not", "an", "object"]))
+    s, h = run(settings, [garbage, not_object,                          # query 0: both attempts malformed
+                          garbage, page([A]), details(item(A))])        # query 1: retried, then fine
+    assert s["counts"]["queries_failed"] == 1 and s["counts"]["queries_done"] == 1
+    q = wh.query("SELECT item, reason, detail FROM quarantine").to_dicts()
+    assert [r["reason"] for r in q] == ["search_failed"] and "malformed reply" in q[0]["detail"]
+    usage = wh.query("SELECT method, status FROM api_usage ORDER BY called_at").rows()
+    assert [st for _, st in usage] == ["malformed", "malformed", "malformed", "ok", "ok"] and len(h.uris) == 5
+
+
+def test_retries_stop_at_the_daily_budget(settings, wh):
+    """A retry is a charged call: it is not made when it would pass the budget; the run stops as at the budget."""
+    seed_kps(wh, 1)
+    s, h = run(settings, [({"status": "503"}, "{}"), page([A])], daily_budget=150)
+    assert s["stopped"] == "budget" and len(h.uris) == 1 and s["units_used_today"] == 100 <= s["budget"]
+
+
+def test_ids_with_control_characters_are_refused():
+    from jobs.sources import youtube, ytdlp
+    for pattern in (youtube.VIDEO_ID_RE, ytdlp.VIDEO_ID_RE):
+        assert pattern.match("abcdefghijk") and not pattern.match("abcdefghijk\n")
+        assert not pattern.match("abcdefghij\n") and not pattern.match("abcdefghijk\x00")

@@ -77,6 +77,11 @@ def test_screen_with_ytdlp_and_azure(far, home, monkeypatch, wh):
     settings.extra = {"download": {"retries": 1, "retry_sleep": False},
                       "moderation": {"retries": 1}, "screen": {"text_threshold": 0.35}}
     seed(wh)
+    s0 = screen.run(settings, ["physics"], {})          # no visual judge here: fail closed, the good video waits
+    assert s0["visual_relevance"] == "unavailable" and s0["require_visual"] is True
+    assert wh.query("SELECT reasons FROM screening WHERE video_id = ?", [GOOD]).item().to_list() == [
+        "visual_relevance_unchecked"]
+    settings.extra["screen"]["require_visual"] = False  # explicitly: keep on text relevance alone
     s1 = screen.run(settings, ["physics"], {})
     rows = {r["video_id"]: r for r in wh.query("SELECT * FROM screening").to_dicts()}
     assert rows[GOOD]["decision"] == "keep" and rows[GOOD]["moderation"] == "pass", rows[GOOD]

@@ -117,6 +117,9 @@ def test_failed_check_calls_are_errors_not_passes(settings, wh, world):
     assert out["verified"] == 0 and out["checks"]["cot_validation"]["error"] == out["candidates"]
     view = wh.query("SELECT DISTINCT check_name, outcome FROM v_rejection_reasons WHERE outcome = 'error'").to_dicts()
     assert view == [{"check_name": "cot_validation", "outcome": "error"}]
+    q = wh.query("SELECT item, reason, detail FROM quarantine WHERE stage = 'verify'").to_dicts()
+    assert len(q) == out["candidates"] and {r["reason"] for r in q} == {"cot_validation_failed"}
+    assert all("validator down" in r["detail"] for r in q)
 
 
 def test_answer_matching():

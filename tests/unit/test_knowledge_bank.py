@@ -48,3 +48,8 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
         kb.load_bank(bad)
     with pytest.raises(kb.KnowledgeBankError, match="file not found"):
         kb.load_bank(tmp_path / "missing.yaml")
+
+
+def test_an_unsupported_format_version_is_refused():
+    doc = yaml.safe_load(MINI.read_text()) | {"version": 99}
+    assert kb.validate(doc) == ["bank: format version 99 is not supported (this videokr reads version 1)"]

@@ -43,8 +43,11 @@ def cmd_run(args) -> int:
 
 
 def cmd_stage(args) -> int:
+    from jobs.scope import check_subjects
     from jobs.stages import job
-    summary = job(args.name).run(Settings.load(), _subjects(args.subjects) or None, _params(args.param))
+    settings = Settings.load()
+    subjects = check_subjects(args.name, _subjects(args.subjects), settings)   # unknown subjects: refused, named
+    summary = job(args.name).run(settings, subjects or None, _params(args.param))
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
