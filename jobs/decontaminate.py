@@ -2,7 +2,7 @@
 
 1. Benchmark registry -> `benchmark_items` (jobs/dedup/benchmarks.py: MMVU, VideoMMMU, generic JSON/JSONL manifests).
 2. Benchmark videos available as files (the sample world's benchmark-like originals, or params["benchmark_videos"])
-   -> `benchmark_windows` via `jobs.media.windows.window_hashes_for(path)` (same window hashes as the corpus).
+   -> `benchmark_windows` via `jobs.media.windows.sliding_window_hashes_for(path)` (pHash + motion, 1-s starts).
 3. Matching, scoped by subject:
    - YouTube id: videos.video_id in benchmark_items.youtube_ids (sql/queries/contamination_youtube.sql);
    - near-duplicates: window_hashes vs benchmark_windows, banded Hamming join + sequence matching (jobs/dedup/neardup.py).
@@ -55,8 +55,13 @@ def load_registry(settings: Settings, run, params: dict) -> dict[str, int]:
 
 
 def benchmark_videos(settings: Settings, params: dict) -> list[dict]:
-    """Benchmark video files to hash: params["benchmark_videos"], plus the sample world's originals."""
+    """Benchmark video files to hash: params["benchmark_videos"], the files `videokr benchmarks fetch` put on disk
+    (jobs/dedup/fetch.py; off with params["fetched_benchmark_videos"] = false), plus the sample world's originals."""
     vids = [dict(v) for v in params.get("benchmark_videos", [])]
+    if params.get("fetched_benchmark_videos", True):
+        from jobs.dedup.fetch import fetched_videos
+        given = {(v["benchmark"], v["video_id"]) for v in vids}
+        vids += [v for v in fetched_videos(settings) if (v["benchmark"], v["video_id"]) not in given]
     if settings.search_source == "sample" and params.get("sample_benchmark_videos", True):
         try:
             from jobs.sources.sample.library import build_library
@@ -70,15 +75,15 @@ def benchmark_videos(settings: Settings, params: dict) -> list[dict]:
 
 
 def load_benchmark_windows(settings: Settings, wh: Warehouse, run, params: dict) -> int:
-    """Hash benchmark videos not hashed yet (by benchmark, video and file path; rows without quality are the old
-    t = 0 layout and are hashed again) into benchmark_windows: a window starting every second (see neardup.py)."""
+    """Hash benchmark videos not hashed yet (by benchmark, video and file path; rows without motion are an older
+    layout and are hashed again) into benchmark_windows: a window starting every second (see neardup.py)."""
     vids = benchmark_videos(settings, params)
     if not vids:
         return 0
     from jobs.media.windows import sliding_window_hashes_for
     have = {(r["benchmark"], r["bench_video_id"], r["source_path"]) for r in wh.query(
         "SELECT DISTINCT benchmark, bench_video_id, source_path FROM benchmark_windows "
-        "WHERE quality IS NOT NULL").to_dicts()}
+        "WHERE motion IS NOT NULL").to_dicts()}
     rows: list[dict] = []
     for v in vids:
         key = (v["benchmark"], v["video_id"], str(v["path"]))
@@ -93,7 +98,8 @@ def load_benchmark_windows(settings: Settings, wh: Warehouse, run, params: dict)
     if rows:
         # replace the windows of the videos re-hashed (a new file may have fewer windows)
         frame = pl.DataFrame(rows, schema_overrides={"phash": pl.UInt64, "window_index": pl.Int32,
-                                                     "quality": pl.Int32, "frame_count": pl.Int32})
+                                                     "quality": pl.Int32, "frame_count": pl.Int32,
+                                                     "motion": pl.UInt64})
         run.write("benchmark_windows", frame, scope={"bench_video_id": sorted({r["bench_video_id"] for r in rows})})
     return len(rows)
 
@@ -110,7 +116,7 @@ def phash_matches(wh: Warehouse, subjects: list[str], p: NearDupParams) -> pl.Da
     con.execute(f"CREATE OR REPLACE TEMP TABLE _corpus_src AS {_q('corpus_windows.sql')}",
                 {"subjects": subjects, "all_subjects": not subjects})
     con.execute("""CREATE OR REPLACE TEMP TABLE _bench_src AS
-                   SELECT benchmark, bench_video_id, item_id, window_index, start_s, end_s, phash, quality
+                   SELECT benchmark, bench_video_id, item_id, window_index, start_s, end_s, phash, quality, motion
                    FROM benchmark_windows WHERE phash IS NOT NULL""")
     try:
         found = near_duplicates(con, p, "_corpus_src", "_bench_src")

@@ -335,7 +335,7 @@ def load(con, corpus: list[dict], bench: list[dict]) -> None:
     import polars as pl
     for name, rows in (("_corpus_src", corpus), ("_bench_src", bench)):
         df = pl.DataFrame(rows, schema_overrides={"phash": pl.UInt64, "window_index": pl.Int32,
-                                                  "quality": pl.Int32})
+                                                  "quality": pl.Int32, "motion": pl.UInt64})
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM df")
 
 
@@ -344,8 +344,8 @@ def score(found, copies, negatives) -> dict:
     got = set(zip(found["video_id"].to_list(), found["bench_video_id"].to_list())) if found.height else set()
     flagged = {v for v, _ in got}
     missed = [c.video_id for c in copies if (c.video_id, c.copy_of) not in got]
-    wrong = sorted({v for v, b in got if v.startswith("copy") and
-                    (v, b) not in {(c.video_id, c.copy_of) for c in copies}})
+    own = {(c.video_id, c.copy_of) for c in copies}
+    wrong = sorted({v for v, b in got if v in {c.video_id for c in copies} and (v, b) not in own})
     false = sorted(n.video_id for n in negatives if n.video_id in flagged)
     return {"recall": 1 - len(missed) / max(1, len(copies)), "missed": missed, "false": false,
             "wrong_original": wrong}

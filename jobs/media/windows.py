@@ -13,6 +13,10 @@ frames at a 1 Hz grid inside the window (a frame serving two grid points counts 
 - it is a plain 64-bit pHash again, so matching is a Hamming distance per window plus sequence matching over
   consecutive windows (the decontamination stage).
 
+Window motion (`motion_code`): which grid points differ from the point before by at least each of
+MOTION_LEVELS (phash.change_scores), three 20-bit masks: when the picture changes, which a copy keeps and an
+unrelated lecture of the same template does not (the second evidence channel of jobs/dedup/neardup.py).
+
 Window quality: the median of the frames' information scores (`phash.quality_from_small`, 0..100). When more
 than half of a window's frames are blank or faded out, the per-bit majority is dominated by their noise hashes
 (a half-black window hashes like black), which is exactly when the median frame is low-information: such
@@ -42,7 +46,7 @@ try:  # BLAS threads would fight the decoder threads over the cores; pHash batch
 except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn; without it BLAS keeps its default
     threadpool_limits = None
 
-HASH_VERSION = 2                   # bumped when a window's hash or quality changes: the frames stage re-hashes
+HASH_VERSION = 3                   # bumped when a window's hash or quality changes: the frames stage re-hashes
 _BATCH, _IN_FLIGHT = 4, 8          # decoded frames per worker task; tasks queued before the decoder waits
 KEEP_KEYFRAMES_BYTES = 64 << 20  # keyframe packets kept from the index pass (saves a second demux when they fit)
 
@@ -57,6 +61,10 @@ class Grid:
     quality: np.ndarray    # int32, 0..100
     duration_s: float
     window_s: float = WINDOW_S
+    change: np.ndarray | None = None   # float: phash.change_scores of the point vs the one before (None: all 0)
+
+    def _change(self) -> np.ndarray:
+        return np.zeros(len(self.times)) if self.change is None else self.change
 
     def fixed(self) -> list[dict]:
         """The corpus layout: one row per fixed window [w * window_s, (w + 1) * window_s)."""
@@ -67,7 +75,7 @@ class Grid:
             out.append({"window_index": w, "start_s": round(start, 6),
                         "end_s": round(min(start + self.window_s, self.duration_s), 6),
                         "phash": phash.majority(self.phash[sel]), "frame_count": len(set(self.frame[sel].tolist())),
-                        "quality": int(np.median(self.quality[sel]))})
+                        "quality": int(np.median(self.quality[sel])), "motion": motion_code(self._change()[sel])})
         return out
 
     def sliding(self, step: int = 1) -> list[dict]:
@@ -87,10 +95,28 @@ class Grid:
         hashes = phash.pack(counts * 2 > n_win)
         q = np.lib.stride_tricks.sliding_window_view(self.quality[pts], n_win)[starts]
         fr = np.lib.stride_tricks.sliding_window_view(self.frame[pts], n_win)[starts]
+        ch = np.lib.stride_tricks.sliding_window_view(self._change()[pts], n_win)[starts]
         return [{"window_index": int(s), "start_s": round(float(self.times[pts[s]]) - 0.5, 6),
                  "end_s": round(min(float(self.times[pts[s]]) - 0.5 + self.window_s, self.duration_s), 6),
-                 "phash": int(h), "frame_count": len(set(f.tolist())), "quality": int(np.median(qq))}
-                for s, h, qq, f in zip(starts, hashes, q, fr)]
+                 "phash": int(h), "frame_count": len(set(f.tolist())), "quality": int(np.median(qq)),
+                 "motion": motion_code(c)}
+                for s, h, qq, f, c in zip(starts, hashes, q, fr, ch)]
+
+
+MOTION_LEVELS = (0.1, 0.2, 0.4)   # change-score thresholds of the three motion masks (see motion_code)
+MOTION_POINTS = 20                   # grid points per mask (a 20-s window at 1 Hz)
+
+
+def motion_code(change: np.ndarray) -> int:
+    """A window's change pattern as 64 bits: for level l (MOTION_LEVELS), bit 20 l + i is set when grid point i
+    of the window differs from the point before by at least that level (phash.change_scores). Three masks, so the
+    comparison (sql/queries/neardup_sequences.sql) can ask for a counterpart of about the same size nearby."""
+    out = 0
+    c = np.asarray(change, dtype=np.float64)[:MOTION_POINTS]
+    for lvl, th in enumerate(MOTION_LEVELS):
+        for i in np.flatnonzero(c >= th):
+            out |= 1 << (MOTION_POINTS * lvl + int(i))
+    return out
 
 
 BAR_LEVEL = 48        # a letterbox/pillarbox bar: rows (columns) whose sampled pixels are all this dark or darker
@@ -143,9 +169,9 @@ def grid_from_frames(frames, duration_s: float, window_s: float = WINDOW_S) -> G
         hasher.add(content_view(f))
     if hasher.n != len(pts):
         raise ValueError(f"grid_from_frames: {hasher.n} frames for {len(pts)} grid points")
-    h, q = hasher.hashes_and_quality()
+    h, q, small = hasher.hashes_quality_thumbnails()
     return Grid(np.array([w for w, _ in pts]), np.array([t for _, t in pts]), np.arange(len(pts)), h, q,
-                float(duration_s), window_s)
+                float(duration_s), window_s, phash.change_scores(small))
 
 
 @dataclass
@@ -192,14 +218,14 @@ def _hash_video(path, window_s: float, threads: int) -> VideoWindows:
         for fut in in_flight:
             fut.result()
     index.key_packets = None   # the compressed keyframes are not needed any more
-    values, quality = hasher.hashes_and_quality()
+    values, quality, small = hasher.hashes_quality_thumbnails()
     points = grid_points(index.duration_s, window_s)      # window_plan's grid, point for point
     frame = [int(index.pts[p]) for w in plan for p in w["packets"]]
     if len(frame) != len(points):
         raise AssertionError(f"{path}: window plan has {len(frame)} frames for {len(points)} grid points")
     pos = np.array([hashed[t] for t in frame], dtype=np.int64)
     grid = Grid(np.array([w for w, _ in points]), np.array([t for _, t in points]), np.array(frame), values[pos],
-                quality[pos], index.duration_s, window_s)
+                quality[pos], index.duration_s, window_s, phash.change_scores(small[pos]))
     return VideoWindows(index, grid.fixed(), grid)
 
 

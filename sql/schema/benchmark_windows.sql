@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS benchmark_windows (
     phash UBIGINT,           -- 64-bit pHash, same definition as window_hashes.phash (jobs.media.windows)
     quality INTEGER,         -- same definition as window_hashes.quality
     frame_count INTEGER,
+    motion UBIGINT,          -- same definition as window_hashes.motion
     source_path VARCHAR,     -- the video file hashed
     run_id VARCHAR
 );

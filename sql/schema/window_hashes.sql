@@ -11,5 +11,6 @@ CREATE TABLE IF NOT EXISTS window_hashes (
     phash UBIGINT,           -- 64-bit hash, bit 63 = first bit of imagehash's 8x8 array (int(str(imagehash), 16))
     frame_count INTEGER,     -- distinct frames aggregated into the hash
     quality INTEGER,         -- information score 0..100: median of the frames' (jobs/media/phash.py quality_from_small); low = blank/uniform/fade, never near-duplicate evidence
+    motion UBIGINT,          -- change instants: 3 masks of 20 bits (jobs/media/windows.py motion_code), a second evidence channel
     run_id VARCHAR
 );

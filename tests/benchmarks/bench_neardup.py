@@ -65,10 +65,12 @@ def speed(a, extra_corpus: list[dict]) -> None:
     rand = pl.DataFrame({"video_id": pl.Series([f"r{v:07d}" for v in vid]), "window_index": idx,
                          "start_s": idx * 20.0, "end_s": idx * 20.0 + 20.0,
                          "phash": pl.Series(rng.integers(0, 2**64, n_rand, dtype=np.uint64), dtype=pl.UInt64),
-                         "quality": pl.Series(np.full(n_rand, 100, np.int32))})
+                         "quality": pl.Series(np.full(n_rand, 100, np.int32)),
+                         "motion": pl.Series(np.zeros(n_rand, np.uint64), dtype=pl.UInt64)})
     extra = pl.DataFrame(extra_corpus).select(rand.columns).cast(rand.schema)
     corpus = pl.concat([rand, extra])
-    bench_df = pl.DataFrame(bench, schema_overrides={"phash": pl.UInt64, "window_index": pl.Int32, "quality": pl.Int32})
+    bench_df = pl.DataFrame(bench, schema_overrides={"phash": pl.UInt64, "window_index": pl.Int32, "quality": pl.Int32,
+                                                     "motion": pl.UInt64})
     con = duckdb.connect()
     if a.threads:
         con.execute(f"SET threads = {a.threads}")
