@@ -8,7 +8,8 @@ Each file starts with comment headers that the write API relies on:
     -- doc: one line for analysts
 
 `ensure_schema` creates missing tables and adds columns that the DDL declares but the lake lacks (additive
-migration). Views in `sql/views/` are (re)created afterwards.
+migration). Views in `sql/views/` are (re)created afterwards, and the files' descriptions become catalog comments
+(warehouse/docs.py).
 """
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
                 con.execute(f'ALTER TABLE "{t.name}" ADD COLUMN "{col}" {typ}')
                 changes.append(f"add {t.name}.{col}")
     applied = dict(con.execute("SELECT object, sha256 FROM schema_versions").fetchall())
+    recreated: set[str] = set()
     have_views = {r[0] for r in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE database_name = current_database()").fetchall()}
     for path in sorted((SQL_DIR / "views").glob("*.sql")):
@@ -95,4 +97,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.execute("DELETE FROM schema_versions WHERE object = ?", [f"view:{path.stem}"])
         con.execute("INSERT INTO schema_versions VALUES (?, ?, 'schema')", [f"view:{path.stem}", sha])
         changes.append(f"view {path.stem}")
+        recreated.add(path.stem)
+    from warehouse.docs import apply_comments
+    changes += [f"comment {name}" for name in apply_comments(con, recreated)]
     return changes

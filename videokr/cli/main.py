@@ -53,10 +53,30 @@ def cmd_stage(args) -> int:
 
 
 def cmd_sql(args) -> int:
+    import duckdb
+
     from videokr.cli.summary import print_frame
     from warehouse import Warehouse
     with Warehouse(Settings.load(), read_only=True) as wh:
-        print_frame(wh.query(args.query), max_rows=args.max_rows)
+        try:
+            df = wh.query(args.query)
+        except duckdb.Error as exc:           # an analyst's typo: one line naming the problem, no traceback
+            print(f"videokr sql: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 2
+        print_frame(df, max_rows=args.max_rows)
+    return 0
+
+
+def cmd_tables(args) -> int:
+    """Every table and view with its description and row count (`videokr describe T` for the columns)."""
+    import polars as pl
+
+    from warehouse import Warehouse
+    from warehouse.docs import catalog_listing, describe
+    with Warehouse(Settings.load(), read_only=True) as wh:
+        rows = describe(wh.con, args.name) if getattr(args, "name", None) else catalog_listing(wh.con)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=200, tbl_width_chars=250, tbl_hide_dataframe_shape=True):
+        print(pl.DataFrame(rows))
     return 0
 
 
@@ -85,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--param", action="append", help="key=value (value parsed as JSON when it can be)")
     s.set_defaults(fn=cmd_stage)
 
+    t = sub.add_parser("tables", help="list the warehouse's tables and views with their descriptions and row counts")
+    t.set_defaults(fn=cmd_tables)
+    d = sub.add_parser("describe", help="the columns of a table or view, with their descriptions")
+    d.add_argument("name", help="a table or view, e.g. verified_qa or v_dataset_stats")
+    d.set_defaults(fn=cmd_tables)
     q = sub.add_parser("sql", help="run a SQL query against the warehouse (read-only) and print the result")
     q.add_argument("query")
     q.add_argument("--max-rows", type=int, default=50)
