@@ -110,6 +110,8 @@ def test_second_run_keeps_row_counts_and_adds_runs(first_run):
                                  AND start_date = (SELECT max(start_date) FROM task_instance u
                                    WHERE u.dag_id = t.dag_id AND u.task_id = t.task_id)""").fetchall())
     assert {s: states.get(s) for s in registered()} == {s: "skipped" for s in registered()}
+    # the chain ran in order: no asset-triggered run is left queued for a scheduler started later to replay
+    assert con.execute("SELECT count(*) FROM asset_dag_run_queue").fetchone()[0] == 0
 
 
 def test_malformed_bank_fails_listing_problems_and_changes_nothing(first_run, tmp_path):

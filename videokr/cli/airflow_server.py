@@ -49,17 +49,22 @@ class AirflowServer:
                                              "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/"}
         logs = self.settings.airflow_home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        for name in self.components:
+        # the API server first: task runners report to it, so a scheduler that starts runs before it listens
+        # makes them fail ("failed: None" in runs)
+        order = sorted(self.components, key=lambda n: n != "api-server")
+        for name in order:
             cmd = [sys.executable, "-m", "airflow", name] + (["--port", str(self.port)] if name == "api-server" else [])
             out = open(logs / f"{name}.out", "ab")
             self.procs[name] = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                                 start_new_session=True)
+            if name == "api-server":
+                self.wait_ready(timeout, need_scheduler=False)
         (self.settings.airflow_home / "pids").write_text(
             "\n".join(f"{n} {p.pid}" for n, p in self.procs.items()) + "\n")
-        self.wait_ready(timeout)
+        self.wait_ready(timeout, need_scheduler="scheduler" in self.components)
         return self
 
-    def wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float, need_scheduler: bool = True) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
@@ -67,7 +72,8 @@ class AirflowServer:
                 raise RuntimeError(f"airflow components exited early: {dead}; see {self.settings.airflow_home}/logs")
             try:
                 r = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=2)
-                if r.status_code == 200 and r.json().get("scheduler", {}).get("status") == "healthy":
+                if r.status_code == 200 and (not need_scheduler
+                                             or r.json().get("scheduler", {}).get("status") == "healthy"):
                     return
             except httpx.HTTPError:
                 pass

@@ -41,4 +41,16 @@ def run_chain(settings: Settings, subjects: list[str] | None = None, stop_after:
             break
         if stage == stop_after:
             break
+    _forget_queued_asset_runs()
     return results
+
+
+def _forget_queued_asset_runs() -> None:
+    """The chain just ran in order, so the asset events it emitted must not make a scheduler started later (`videokr
+    airflow up`) replay the downstream DAGs: drop the queued asset-triggered runs (the events stay as history)."""
+    from airflow.models.asset import AssetDagRunQueue
+    from airflow.utils.session import create_session
+    with create_session() as session:
+        n = session.query(AssetDagRunQueue).delete()
+    if n:
+        log.info("videokr run: %d queued asset-triggered runs dropped (the chain already ran them)", n)
