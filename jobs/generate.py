@@ -212,6 +212,7 @@ def generate_chunk(run, layer, videos: list[dict], cues: dict, prompt, seeds: st
         sent.append(v)
     rows, done, n_bad = collect_items(run, sent, layer.call_many(reqs), prompt.id, int(p["max_answer_words"]))
     write_candidates(run, rows, done)
+    write_planted(run, layer, done)
     by_id = {v["video_id"]: v for v in sent}
     run.mark_done(settled | {vid: (fps[vid], by_id[vid]["subject_id"]) for vid in done})
     return rows, done, n_bad
@@ -257,8 +258,24 @@ def write_candidates(run, rows: list[dict], done: list[str]) -> None:
     run.write("candidates", pl.DataFrame(rows, schema=_CANDIDATE_SCHEMA), scope={"video_id": done})
 
 
+def write_planted(run, layer, done: list[str]) -> None:
+    """Sample world with the offline generator only: the questions it was planted to get wrong in these videos
+    (table `planted_items`, ground truth for v_check_catch_rates; no check reads it)."""
+    if getattr(layer.settings, "search_source", None) != "sample" or layer.cfg.role("generator").backend != "offline":
+        return
+    from jobs.sources.sample.planted import planted_items
+    world = getattr(layer.backend("generator"), "chat_model", None)
+    scenes = [world.scene(v) for v in done] if hasattr(world, "scene") else []
+    run.write("planted_items", pl.DataFrame(planted_items(scenes), schema=_PLANTED_SCHEMA), scope={"video_id": done})
+
+
+_PLANTED_SCHEMA = {"video_id": pl.Utf8, "question": pl.Utf8, "kind": pl.Utf8, "expected_check": pl.Utf8,
+                   "fact_id": pl.Utf8}
+
+
 def drop_stale(wh, run, subjects: list[str], kept: list[str]) -> None:
     """Drop the candidates (and fingerprints) of videos no longer kept."""
     have = wh.query("""SELECT DISTINCT video_id FROM candidates
                        WHERE ? OR subject_id IN (SELECT unnest(?::VARCHAR[]))""", [not subjects, subjects])
-    run.forget(sorted(set(have["video_id"].to_list()) - set(kept)), {"candidates": "video_id"})
+    run.forget(sorted(set(have["video_id"].to_list()) - set(kept)),
+               {"candidates": "video_id", "planted_items": "video_id"})

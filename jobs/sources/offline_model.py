@@ -1,32 +1,42 @@
 """The offline model: a deterministic STAND-IN for the frontier (M)LLMs, built on the sample world's scene records.
 
 It is NOT a model and its outputs say nothing about model quality. It exists so that the whole factory runs with
-no network and so that every check can be shown to catch the failures planted in the sample world:
+no network, and so that every check can be shown to catch the bad items planted in the sample world because of
+their content. The checking roles answer ONLY from what a request carries (jobs/sources/offline/perception.py):
+- its text: the question and options (context), the page text quoted in the user message (title, description,
+  captions), the chain to judge;
+- its frames: the scene facts of `video_id` seen at the request's `frame_times` (the instants of the frames the model
+  sees, attached or not): a fact is seen when at least `frames_needed` instants (2 for a change over time, 1 for a
+  state on screen) fall inside its `evidence` intervals. Looking the scene record up is the stand-in's "vision".
+They never read a plant record (`flaw`): `tests/integration/test_check_catch_rates.py` strips every `flaw` key from
+the checker's world and shows the same catches.
 
 | task            | what the stand-in answers                                                                    |
 |-----------------|----------------------------------------------------------------------------------------------|
-| generate_qa     | for each scene fact: one multiple-choice item (4-10 options lettered A-J, one correct, a      |
-|                 | deterministic shuffle) and one open-ended item; `think` = the fact's reasoning steps          |
-| solve (video)   | `context["n_frames"] > 1`: the scene record's answer; facts flagged "ambiguous" give         |
-|                 | disagreeing answers across `context["sample"]` indices                                        |
-| solve (blind)   | `n_frames <= 1`: a hash of the question text, options and sample index (near chance on MC);   |
-|                 | facts flagged "answerable_from_text" (their answer is in the captions) are answered right     |
-| validate_cot    | one line of `think` = one step; grounded when the scene record holds it as a video or        |
-|                 | knowledge step, except the step planted as ungrounded                                         |
+| generate_qa     | jobs/sources/offline/generator.py: items for the facts seen through its frames, with         |
+|                 | `evidence_s`; it MAY read plant records, to write the planted mistakes (it simulates a       |
+|                 | generator's errors; the checks must catch them from content)                                  |
+| solve           | the fact asked about (matched by question text) when it is seen through the frames or its     |
+|                 | answer is in the page text; a loose wording with several readings (`vague`): reading          |
+|                 | `sample % len(readings)`, so samples disagree; otherwise a blind guess (hash of the text and |
+|                 | sample: near chance on multiple choice, a distractor open-ended)                              |
+| validate_cot    | one line of `think` = one step: grounded as "video" when it is a video step of a fact seen    |
+|                 | through the frames, as "knowledge" when it is standard knowledge of the world (knowledge      |
+|                 | steps of every fact, knowledge-bank statements); otherwise, or when it restates an earlier    |
+|                 | step with other numbers (a contradiction), basis "none"; valid = every step grounded          |
 | judge_relevance | relevant when the video's scene knowledge point is the requested one                         |
 | expand_kb       | curated proposals from jobs/seeds/expand_kb.yaml for the subject, plus four deliberately      |
 |                 | flawed ones (a duplicate of a bank point, a duplicate within the batch, an empty statement,   |
 |                 | an existing lecture filed under the wrong course)                                            |
 |                 | so that validation is exercised, like the planted items of the sample world                  |
 
-Requests reach it through the model layer like any endpoint; it reads `request.context` (video_id, n_frames,
-sample, question, options, ...) which real endpoints never see. Replies are JSON text of the task's schema.
+Requests reach it through the model layer like any endpoint; it reads `request.context` (video_id, frame_times,
+sample, question, options, think, ...) which real endpoints never see. Replies are JSON text of the task's schema.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 import re
 from pathlib import Path
 from typing import Any, Iterable
@@ -34,19 +44,16 @@ from typing import Any, Iterable
 import yaml
 
 from jobs.sources.base import ChatRequest
+from jobs.sources.offline import generator
+from jobs.sources.offline.generator import LETTERS, mc_options  # noqa: F401  (re-exported for stages and tests)
+from jobs.sources.offline.perception import all_scenes, in_text, norm, page_text, seen, world_knowledge
 
-LETTERS = "ABCDEFGHIJ"
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "seeds"
-_UNGROUNDED_BASES = ("none", "ungrounded", "hallucinated", "unsupported")
+_NUM = re.compile(r"\d+(?:\.\d+)?")
 
 
 def _h(*parts: Any) -> int:
     return int(hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:16], 16)
-
-
-def norm(text: str) -> str:
-    """Lower-case, punctuation-free, single-spaced text (how the stand-in compares strings)."""
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", str(text).lower()).split())
 
 
 def option_text(option: str) -> str:
@@ -58,8 +65,9 @@ def option_text(option: str) -> str:
 class OfflineModel:
     """Deterministic stand-in implementing `ChatModel` (see the module docstring). Never a measure of quality.
 
-    `library`: the sample Library (anything with `by_id(video_id).scene`), a dict video_id -> scene record, or a
-    list of scene records. `bank`: an optional knowledge-bank document (used only for context-free expand_kb).
+    `library`: the sample Library (anything with `by_id(video_id).scene` and `items`), a dict video_id -> scene
+    record, or a list of scene records. `bank`: an optional knowledge-bank document (its statements count as standard
+    knowledge; also used for context-free expand_kb).
     """
 
     name = "offline-standin-v1"
@@ -68,6 +76,7 @@ class OfflineModel:
         self._library = library
         self._bank = bank
         self._reserve: dict | None = None
+        self._knowledge: set[str] | None = None
 
     # ------------------------------------------------------------------ plumbing
     def scene(self, video_id: str | None) -> dict | None:
@@ -88,52 +97,61 @@ class OfflineModel:
         handler = getattr(self, f"_task_{request.task}", None)
         if handler is None:
             raise ValueError(f"offline model: unknown task {request.task!r}")
-        return json.dumps(handler(dict(request.context or {})), ensure_ascii=False)
+        ctx = dict(request.context or {})
+        ctx["_page"] = page_text(request.messages)
+        return json.dumps(handler(ctx), ensure_ascii=False)
+
+    def knowledge(self) -> set[str]:
+        if self._knowledge is None:
+            self._knowledge = world_knowledge(all_scenes(self._library), self._bank)
+        return self._knowledge
 
     @staticmethod
-    def _fact(scene: dict | None, question: str) -> dict | None:
-        if not scene:
-            return None
+    def _asked(scene: dict | None, question: str) -> tuple[dict | None, list[str] | None]:
+        """The fact a question asks about (by its text), and the readings when it is a fact's loose wording."""
         q = norm(question)
-        return next((f for f in scene.get("facts", []) if norm(f["question"]) == q), None)
+        for f in (scene or {}).get("facts", []):
+            if norm(f["question"]) == q:
+                return f, None
+            if f.get("vague") and norm(f["vague"]["question"]) == q:
+                return f, list(f["vague"]["readings"])
+        return None, None
 
     # ------------------------------------------------------------------ generate_qa
     def _task_generate_qa(self, ctx: dict) -> dict:
         scene = self.scene(ctx.get("video_id"))
         if scene is None:
             return {"items": []}
-        skills = set(ctx.get("skills") or [])
         forms = ctx.get("problem_types") or ["multiple choice", "open-ended"]
-        items = []
-        for fact in scene.get("facts", []):
-            if skills and fact["skill"] not in skills:
-                continue
-            think = "\n".join(s["text"] for s in fact.get("steps", []))
-            if "multiple choice" in forms:
-                options, letter = mc_options(scene["video_id"], fact)
-                items.append({"skill": fact["skill"], "problem_type": "multiple choice", "question": fact["question"],
-                              "options": options, "answer": letter, "think": think})
-            if "open-ended" in forms:
-                items.append({"skill": fact["skill"], "problem_type": "open-ended", "question": fact["question"],
-                              "options": None, "answer": fact["answer"], "think": think})
-        return {"items": items}
+        return {"items": generator.generate(scene["video_id"], scene, list(ctx.get("frame_times") or []),
+                                            set(ctx.get("skills") or []), forms)}
 
     # ------------------------------------------------------------------ solve
     def _task_solve(self, ctx: dict) -> dict:
         question = ctx.get("question", "")
         options = list(ctx.get("options") or [])
         sample = int(ctx.get("sample", 0) or 0)
-        blind = int(ctx.get("n_frames", 0) or 0) <= 1
-        fact = self._fact(self.scene(ctx.get("video_id")), question)
-        if fact is None or (blind and fact.get("flaw") != "answerable_from_text"):
+        fact, readings = self._asked(self.scene(ctx.get("video_id")), question)
+        if fact is None:
+            return self._guess(question, options, sample)
+        by_frames = seen(fact, ctx.get("frame_times") or [])
+        if readings and by_frames:
+            reading = readings[sample % len(readings)]
+            return self._say(["The wording admits several readings; taking it as " + reading + "."], reading,
+                             options, question, sample)
+        if by_frames or (not readings and in_text(fact["answer"], ctx["_page"])):
+            return self._say([s["text"] for s in fact.get("steps", [])], fact["answer"], options, question, sample,
+                             fact)
+        return self._guess(question, options, sample, fact)
+
+    def _say(self, steps: list[str], answer: str, options: list[str], question: str, sample: int,
+             fact: dict | None = None) -> dict:
+        if not options:
+            return {"think": "\n".join(steps), "answer": answer}
+        letter = _letter_of(options, answer)
+        if letter is None:
             return self._guess(question, options, sample, fact)
-        if fact.get("flaw") == "ambiguous" and not blind and sample % 3 != 0:
-            return self._disagree(fact, options, sample)
-        steps = [s["text"] for s in fact.get("steps", [])]
-        if options:
-            letter = _letter_of(options, fact["answer"])
-            return {"think": "\n".join(steps), "answer": letter or self._guess(question, options, sample)["answer"]}
-        return {"think": "\n".join(steps), "answer": fact["answer"]}
+        return {"think": "\n".join(steps), "answer": letter}
 
     @staticmethod
     def _guess(question: str, options: list[str], sample: int, fact: dict | None = None) -> dict:
@@ -146,27 +164,22 @@ class OfflineModel:
         return {"think": "The text alone does not settle it; giving a plausible value.",
                 "answer": wrong[h % len(wrong)]}
 
-    @staticmethod
-    def _disagree(fact: dict, options: list[str], sample: int) -> dict:
-        think = "The relevant moment is hard to make out; reading it another way."
-        if options:
-            right = _letter_of(options, fact["answer"])
-            wrong = [LETTERS[i] for i in range(len(options)) if LETTERS[i] != right]
-            return {"think": think, "answer": wrong[_h("amb", fact["question"], sample) % len(wrong)]}
-        distractors = fact.get("distractors") or ["unclear"]
-        return {"think": think, "answer": distractors[_h("amb", fact["question"], sample) % len(distractors)]}
-
     # ------------------------------------------------------------------ validate_cot
     def _task_validate_cot(self, ctx: dict) -> dict:
         scene = self.scene(ctx.get("video_id"))
-        known: dict[str, str] = {}
-        for fact in (scene or {}).get("facts", []):
-            for step in fact.get("steps", []):
-                known[norm(step["text"])] = "none" if _is_ungrounded(fact, step) else step.get("basis", "none")
-        steps = []
+        times = ctx.get("frame_times") or []
+        shown = {norm(st["text"]) for f in (scene or {}).get("facts", []) if seen(f, times)
+                 for st in f.get("steps", []) if st.get("basis") == "video"}
+        knowledge = self.knowledge()
+        steps, stated = [], {}
         for line in split_steps(ctx.get("think", "")):
-            basis = known.get(norm(line), "none")
-            steps.append({"step": line, "grounded": basis in ("video", "knowledge"), "basis": basis})
+            n = norm(line)
+            basis = "video" if n in shown else "knowledge" if n in knowledge else "none"
+            template, numbers = _NUM.sub("#", line), _NUM.findall(line)
+            if numbers and stated.get(template, numbers) != numbers:
+                basis = "none"                         # restates an earlier step with other values
+            stated.setdefault(template, numbers)
+            steps.append({"step": line, "grounded": basis != "none", "basis": basis})
         return {"steps": steps, "valid": bool(steps) and all(s["grounded"] for s in steps)}
 
     # ------------------------------------------------------------------ judge_relevance
@@ -223,17 +236,6 @@ class OfflineModel:
 # ---------------------------------------------------------------------- helpers shared with tests and stages
 
 
-def mc_options(video_id: str, fact: dict) -> tuple[list[str], str]:
-    """4-10 lettered options (answer + distractors, deterministic count and shuffle) and the correct letter."""
-    distractors = [d for d in dict.fromkeys(fact.get("distractors", [])) if norm(d) != norm(fact["answer"])]
-    n = min(4 + _h("n", video_id, fact.get("fact_id"), fact["question"]) % 7, len(distractors) + 1)
-    rng = random.Random(_h("shuffle", video_id, fact.get("fact_id"), fact["question"]))
-    picked = rng.sample(distractors, n - 1) + [fact["answer"]]
-    rng.shuffle(picked)
-    letter = LETTERS[picked.index(fact["answer"])]
-    return [f"{LETTERS[i]}. {t}" for i, t in enumerate(picked)], letter
-
-
 def split_steps(think: str) -> list[str]:
     """One reasoning step per non-empty line ('Step 3:' / '3.' / '-' prefixes removed)."""
     out = []
@@ -249,24 +251,6 @@ def _letter_of(options: list[str], answer: str) -> str | None:
         if norm(option_text(opt)) == norm(answer):
             return LETTERS[i]
     return None
-
-
-def _planted_step_texts() -> set[str]:
-    """The sample world's planted ungrounded step text(s) (jobs/sources/sample/facts.py)."""
-    try:
-        from jobs.sources.sample import facts
-    except ImportError:
-        return set()
-    return {norm(t) for t in [getattr(facts, "UNGROUNDED_STEP", "")] if t}
-
-
-def _is_ungrounded(fact: dict, step: dict) -> bool:
-    """The planted ungrounded step: marked on the step itself, by its basis, or the sample world's planted text."""
-    if step.get("grounded") is False or step.get("ungrounded") or step.get("planted"):
-        return True
-    if str(step.get("basis", "")).lower() in _UNGROUNDED_BASES:
-        return True
-    return fact.get("flaw") == "ungrounded_step" and norm(step.get("text", "")) in _planted_step_texts()
 
 
 def _slug(name: str) -> str:

@@ -34,7 +34,8 @@ def seed_world(wh, scenes: dict[str, dict], captions_extra: str = "") -> None:
                                       "name": kp, "statement": f"The principle of {kp}.", "keywords": [kp]}
                                      for kp, kid in kps.items()])
         r.write("videos", [{"video_id": v, "subject_id": s, "kp_id": kps[kp], "title": f"Lecture on {kp}",
-                            "description": "A lecture video."} for v, (s, kp, _) in VIDEOS.items()])
+                            "description": "A lecture video.", "duration_s": scenes[v]["duration_s"]}
+                           for v, (s, kp, _) in VIDEOS.items()])
         r.write("screening", [{"video_id": v, "subject_id": s, "kp_id": kps[kp], "decision": d}
                               for v, (s, kp, d) in VIDEOS.items()])
         r.write("downloads", [{"video_id": v, "subject_id": s, "path": f"/nonexistent/{v}.mp4", "status": "ok"}
@@ -72,7 +73,13 @@ def test_generate_writes_valid_candidates_with_lineage(settings, wh):
     rows = candidates(wh)
     kept = [v for v, (_, _, d) in VIDEOS.items() if d == "keep"]
     assert {r["video_id"] for r in rows} == set(kept), "rejected videos get no candidates"
-    assert len(rows) == out["candidates"] == len(kept) * 9 * 2
+    assert len(rows) == out["candidates"] == len(kept) * 12 * 2
+    # the frames the generator sees are evenly spaced over the listed duration; it names when the evidence shows
+    assert {r["evidence_s"] for r in rows} == {3.75}
+    # sample world with the offline generator: the ground truth of its planted mistakes, for v_check_catch_rates
+    plants = wh.query("SELECT video_id, question, kind, expected_check FROM planted_items").to_dicts()
+    want = {(v, (f.get("vague") or f)["question"], f["flaw"]) for v in kept for f in scenes[v]["facts"] if f["flaw"]}
+    assert {(p["video_id"], p["question"], p["kind"]) for p in plants} == want and len(want) == 6 * len(kept)
     assert set(out["per_skill"].values()) == {len(rows) // 3}
     calls = wh.query("SELECT request_key AS call_id, task, role, prompt_version FROM llm_calls").to_dicts()
     assert {c["task"] for c in calls} == {"generate_qa"} and len(calls) == len(kept)
@@ -161,4 +168,4 @@ def test_bad_items_and_failed_calls_are_quarantined_and_the_run_goes_on(settings
     assert {r["reason"] for r in q} == {"invalid_item", "generation_failed"}
     assert any(r["item"] == "cs000000001" and "model exploded" in r["detail"] for r in q)
     assert all("4-10 options" in r["detail"] for r in q if r["reason"] == "invalid_item")
-    assert len(candidates(wh)) == 2 * (18 - 1)
+    assert len(candidates(wh)) == 2 * (24 - 1)

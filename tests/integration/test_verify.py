@@ -8,6 +8,7 @@ import pytest
 from jobs import generate, verify
 from jobs.verification import answers
 from jobs.sources.offline_model import OfflineModel
+from jobs.sources.sample.planted import FLAW_CHECK
 from tests.integration.test_generate import Recording, seed_world, world_scenes
 
 CHECKS = {"self_consistency", "video_dependency", "cot_validation"}
@@ -18,7 +19,8 @@ def world(settings, wh):
     scenes = world_scenes()
     seed_world(wh, scenes)
     generate.run(settings, offline_model=OfflineModel(scenes))
-    flaw = {(vid, f["question"]): f["flaw"] for vid, s in scenes.items() for f in s["facts"]}
+    # the generator asks a planted ambiguous fact in its loose wording
+    flaw = {(vid, (f.get("vague") or f)["question"]): f["flaw"] for vid, s in scenes.items() for f in s["facts"]}
     return scenes, flaw
 
 
@@ -34,8 +36,7 @@ def test_each_check_removes_its_planted_failures(settings, wh, world):
     rows = checks(wh)
     cands = wh.query("SELECT * FROM candidates").to_dicts()
     assert len(rows) == 3 * len(cands) == 3 * out["candidates"]
-    planted = {"answerable_from_text": "video_dependency", "ambiguous": "self_consistency",
-               "ungrounded_step": "cot_validation"}
+    planted = FLAW_CHECK
     good_vd = []
     for c in cands:
         f = flaw[(c["video_id"], c["question"])]
@@ -70,7 +71,7 @@ def test_thresholds_are_configurable(settings, wh, world):
     rows = checks(wh)
     amb = [r for r in rows.values() if r["check_name"] == "self_consistency"
            and flaw[(r["video_id"], r["question"])] == "ambiguous"]
-    # with k=3 an ambiguous fact agrees once (sample 0) -> 1/3 >= 0.3 passes; the default 0.6 would not
+    # with k=3 the solvers take each of the 3 readings of a loose wording once: 1/3 >= 0.3 passes; 0.6 would not
     assert amb and all(r["passed"] and json.loads(r["details"])["k"] == 3 for r in amb)
     vd = [json.loads(r["details"]) for r in rows.values() if r["check_name"] == "video_dependency"]
     assert {d["n"] for d in vd} == {1}
@@ -155,6 +156,8 @@ def tiny_mp4(path, seconds: float = 2.0, fps: int = 10):
 def test_frames_are_sent_as_images_and_the_blind_solver_gets_one(settings, wh, tmp_path):
     from warehouse import stage_run
     scenes = world_scenes()
+    for f in scenes["phys0000001"]["facts"]:
+        f["evidence"] = [[0.0, 2.0]]             # the file is 2 s long: its 4 frames show every fact
     seed_world(wh, scenes)
     mp4 = tiny_mp4(tmp_path / "v.mp4")
     with stage_run(wh, "fixture") as r:

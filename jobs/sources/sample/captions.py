@@ -1,7 +1,7 @@
 """WebVTT narration of the sample world (stand-in): it names the topic but never gives a fact's answer away.
 
 The narration holds no digits and no answer words; `check_captions` enforces that at build time. Only a fact
-flagged answerable_from_text gets a spoiler cue (planted for the video-dependency check).
+planted answerable_from_text gets a spoiler cue (the video-dependency check must catch its items).
 """
 from __future__ import annotations
 
@@ -72,8 +72,8 @@ SPOILER = "Spoiler for the quiz: the answer is {answer}."
 def narration(scene_type: str, kp: dict, flawed_answers: list[str]) -> list[str]:
     opener = (["Welcome back!"] if scene_type == "offtopic" else
               [f"Welcome to this lecture on {kp['name'].lower()}, part of {kp['course'].lower()}."])
-    lines = opener + NARRATION[scene_type] + [SPOILER.format(answer=a) for a in flawed_answers]
-    return lines
+    # the planted spoiler comes early, so that even a short video's captions keep it
+    return opener + [SPOILER.format(answer=a) for a in flawed_answers] + NARRATION[scene_type]
 
 
 def vtt_text(lines: list[str], duration_s: float, start_s: float = 0.0) -> str:

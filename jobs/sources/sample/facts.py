@@ -10,13 +10,27 @@ N_DISTRACTORS = 9
 
 
 def fact(fact_id: str, skill: str, question: str, answer: str, distractors: list[str],
-         steps: list[tuple[str, str]], evidence: list[tuple[float, float]]) -> dict:
+         steps: list[tuple[str, str]], evidence: list[tuple[float, float]], frames_needed: int = 2) -> dict:
+    """A fact of a scene: what is visibly true, where (`evidence` intervals, seconds) and how many frames inside
+    them a viewer needs to see it (`frames_needed`: 2 for a change over time, 1 for a state shown on screen)."""
     ds = [str(d) for d in dict.fromkeys(distractors) if str(d) != answer]
     if len(ds) < N_DISTRACTORS:
         raise ValueError(f"fact {fact_id}: only {len(ds)} distractors")
     return {"fact_id": fact_id, "skill": skill, "question": question, "answer": answer,
             "distractors": ds, "steps": [{"text": s, "basis": b} for s, b in steps],
-            "evidence": [[round(a, 2), round(b, 2)] for a, b in evidence], "flaw": None}
+            "evidence": [[round(a, 2), round(b, 2)] for a, b in evidence], "frames_needed": int(frames_needed),
+            "flaw": None}
+
+
+def vague(f: dict, question: str, readings: list[str]) -> dict:
+    """World content: a loose wording of `f`'s question that admits several defensible readings (the precise
+    answer first). The generator asks it only when planted ('ambiguous'); a solver reading it picks one reading."""
+    rs = list(dict.fromkeys([f["answer"], *[str(r) for r in readings]]))
+    if len(rs) < 3:
+        raise ValueError(f"fact {f['fact_id']}: a vague form needs 3 distinct readings, got {rs}")
+    f["vague"] = {"question": question, "readings": rs}
+    f["distractors"] = rs[1:] + [d for d in f["distractors"] if d not in rs]
+    return f
 
 
 def int_distractors(answer: int, rng: np.random.Generator, lo: int = 0, n: int = 12, suffix: str = "") -> list[str]:
@@ -48,22 +62,11 @@ def pick(pool: list[str], answer: str, rng: np.random.Generator, n: int = 11) ->
     return rest[:n]
 
 
-UNGROUNDED_STEP = "A value printed on a card that never appears in the video confirms this result."
-
-
-def apply_flaw(f: dict, flaw: str | None, vague: tuple[str, str] | None = None) -> dict:
-    """Plant a flaw for the verify checks: a step with no basis, or a vague question with two defensible answers.
-
-    answerable_from_text is planted in the captions (captions.py); here it only sets the flag.
-    """
-    if not flaw:
-        return f
-    f["flaw"] = flaw
-    if flaw == "ungrounded_step":
-        f["steps"].insert(len(f["steps"]) - 1, {"text": UNGROUNDED_STEP, "basis": "video"})
-    elif flaw == "ambiguous":
-        if vague is None:
-            raise ValueError(f"fact {f['fact_id']}: no vague form to plant 'ambiguous'")
-        f["question"], alt = vague
-        f["distractors"] = [alt] + [d for d in f["distractors"] if d != alt]
+def apply_flaw(f: dict, flaw: str | None) -> dict:
+    """Record the plant for this fact (planted.FLAWS): which mistake the generator stand-in makes when it writes
+    the fact's items. The world's truth (question, answer, steps, evidence) stays clean; only the generator and the
+    ground-truth table `planted_items` read `flaw`, never a check."""
+    if flaw and flaw == "ambiguous" and "vague" not in f:
+        raise ValueError(f"fact {f['fact_id']}: no vague form to plant 'ambiguous'")
+    f["flaw"] = flaw or None
     return f

@@ -16,15 +16,24 @@ from .spec import VideoSpec, load_scene_kps
 
 log = logging.getLogger(__name__)
 
-FLAW_FILTER = {"answerable_from_text": "verify:video_dependency", "ambiguous": "verify:self_consistency",
-               "ungrounded_step": "verify:cot_validation"}
-# (regular item key, fact id, flaw)
+# Planted candidate flaws: each is bad because of what the generator writes (its content), and one check is meant to
+# catch it. The world's truth stays clean; `fact["flaw"]` only tells the generator stand-in which mistake to make.
+FLAW_CHECK = {"answerable_from_text": "video_dependency",       # the captions give the answer away
+              "answerable_from_one_frame": "video_dependency",  # asks about a state on screen all video long
+              "self_contradictory": "cot_validation",           # the chain restates a measured value differently
+              "ungrounded_step": "cot_validation",              # a step no frame or standard knowledge supports
+              "mislabelled_answer": "self_consistency",         # the generator labels a wrong option / reference
+              "ambiguous": "self_consistency"}                  # a loose wording with several defensible readings
+FLAW_FILTER = {k: f"verify:{v}" for k, v in FLAW_CHECK.items()}
+# (regular item key, fact id, flaw): facts the generator sees at its default 8 frames (2 inside the evidence). One
+# or two of each kind: every planted candidate costs verification calls (the calls-per-verified goal of verify).
 FLAWS = [("kp/oscillator/2", "frequency", "answerable_from_text"),
-         ("kp/titration/2", "endpoint_volume", "answerable_from_text"),
-         ("kp/ecg/0", "beats", "ambiguous"),
-         ("kp/oscillator/4", "count", "ambiguous"),
-         ("kp/titration/3", "acid_concentration", "ungrounded_step"),
-         ("kp/circuit/2", "capacitance", "ungrounded_step")]
+         ("kp/ecg/2", "heart_rate", "answerable_from_text"),
+         ("kp/oscillator/3", "block_mass", "answerable_from_one_frame"),
+         ("kp/ecg/1", "heart_rate", "self_contradictory"),
+         ("kp/oscillator/0", "length", "ungrounded_step"),
+         ("kp/graph_search/3", "order", "mislabelled_answer"),
+         ("kp/oscillator/4", "count", "ambiguous")]
 UNSAFE_TERMS = ["gore", "graphic violence", "kill", "blood", "nsfw"]       # what the unsafe metadata uses
 # Benchmark-like originals: (item id, scene type, kp index, variant); rendered outside the corpus.
 BENCH = [("sample-bench-0", "oscillator", 1, 1), ("sample-bench-1", "circuit", 1, 1)]
@@ -36,6 +45,20 @@ COPIES = [("copy_resized_small", 0, 3.0, 480, 270, 200_000), ("copy_resized_larg
 
 def _kp(scene_type: str, i: int) -> dict:
     return load_scene_kps()[scene_type][i]
+
+
+def planted_items(scenes) -> list[dict]:
+    """Ground truth for measuring the checks (table `planted_items`): one row per planted fact of these scene
+    records, with the question the generator asks and the check meant to catch it. Never read by a check."""
+    rows = []
+    for s in scenes:
+        for f in (s or {}).get("facts", []):
+            kind = f.get("flaw")
+            if kind in FLAW_CHECK:
+                q = f["vague"]["question"] if kind == "ambiguous" else f["question"]
+                rows.append({"video_id": s["video_id"], "question": q, "kind": kind,
+                             "expected_check": FLAW_CHECK[kind], "fact_id": f["fact_id"]})
+    return rows
 
 
 def with_flaws(specs: list[VideoSpec]) -> tuple[list[VideoSpec], list[dict]]:

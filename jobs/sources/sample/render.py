@@ -25,13 +25,13 @@ cv2.setNumThreads(1)
 
 
 def plan_scene(spec: VideoSpec) -> dict:
-    """The scene record (TABLES.md) of a spec, with planted flaws applied. No drawing."""
+    """The scene record (TABLES.md) of a spec, with its plant records (`flaw`) set. No drawing."""
     plan_fn, _ = SCENES[spec.scene_type]
     plan = plan_fn(spec, np.random.default_rng(spec.rng_seed("plan")))
     duration = max(plan["duration_s"], float(spec.options.get("min_duration_s", 0)))
     flaws = spec.options.get("flaws", {})
     for f in plan["facts"]:
-        apply_flaw(f, flaws.get(f["fact_id"]), f.pop("_vague", None))
+        apply_flaw(f, flaws.get(f["fact_id"]))
     unknown = set(flaws) - {f["fact_id"] for f in plan["facts"]}
     if unknown:
         raise ValueError(f"{spec.key}: flaws name unknown facts {sorted(unknown)}")
@@ -90,7 +90,7 @@ def _write_item(spec: VideoSpec, out: Path, scene: dict, mp4: Path | None) -> di
             raise ValueError(f"{spec.key}: caption check failed: {problems}")
         vtt = out / f"{spec.video_id}.en.vtt"
         vtt.write_text(text)
-    meta = video_item(spec, scene["duration_s"], has_captions, lines[1])
+    meta = video_item(spec, scene["duration_s"], has_captions, lines[1 + len(spoilers)])   # never a spoiler
     scene = {k: v for k, v in scene.items() if not k.startswith("_")}
     rec = {"key": spec.key, "video_id": spec.video_id, "spec_hash": spec.spec_hash, "planted": spec.planted,
            "metadata": meta, "scene": scene, "mp4": mp4.name if mp4 else None, "vtt": vtt.name if vtt else None}

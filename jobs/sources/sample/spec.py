@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-RENDER_VERSION = 6
+RENDER_VERSION = 7           # 7: facts carry frames_needed / vague readings; plants moved
 WIDTH, HEIGHT = 640, 360
 FPS = 8.0
 GOP_SECONDS = 2.0

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .. import draw as D
-from ..facts import BASIC, KEP, KIR, fact, int_distractors, num_distractors, pick
+from ..facts import BASIC, KEP, KIR, fact, int_distractors, num_distractors, pick, vague
 from ..spec import INTRO_S
 
 SHIFTS = ["The demand curve shifts right", "The demand curve shifts left", "The supply curve shifts right",
@@ -181,7 +181,8 @@ def plan_ecg(spec, rng: np.random.Generator) -> dict:
                f"and t = {b:.1f} s on the clock?", str(n), int_distractors(n, rng, 1), [
                    ("Each beat is a tall narrow spike entering at the marker while the heart icon flashes.", "video"),
                    (f"{n} spikes appear between t = {a:.1f} s and t = {b:.1f} s.", "video")], ev)
-    cnt["_vague"] = ("How many heartbeats does the monitor show?", str(len(beats)))
+    # loosely worded: the marked interval, the whole trace, or the beats per minute a monitor displays
+    vague(cnt, "How many heartbeats does the monitor show?", [str(len(beats)), str(hr)])
     if v in (1, 2, 3):                                  # rhythm-named lectures: the title would tell
         kep = fact("rr_interval", KEP, "What is the R-R interval of this rhythm?", f"{rr:.2f} s",
                    num_distractors(rr, "{:.2f} s", rng), [

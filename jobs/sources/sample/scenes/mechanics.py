@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .. import draw as D
-from ..facts import BASIC, KEP, KIR, fact, int_distractors, num_distractors
+from ..facts import BASIC, KEP, KIR, fact, int_distractors, num_distractors, vague
 from ..spec import INTRO_S
 
 G = 9.8
@@ -38,7 +38,8 @@ def plan_oscillator(spec, rng: np.random.Generator) -> dict:
                f"t = {end:.1f} s on the on-screen clock?", str(n), int_distractors(n, rng, 1), [
                    (f"At t = {t0:.1f} s the {bob} is released from its extreme position.", "video"),
                    (f"It returns to that extreme {n} times by t = {end:.1f} s.", "video")], ev)
-    cnt["_vague"] = (f"How many oscillations does the {bob} make?", str(total))
+    # loosely worded: the marked interval, the whole video, or every swing (half oscillation) are all defensible
+    vague(cnt, f"How many oscillations does the {bob} make?", [str(total), str(2 * n)])
     if v == 2:
         kep = fact("frequency", KEP, "What is the frequency of the oscillation?", f"{1 / T:.2f} Hz",
                    num_distractors(1 / T, "{:.2f} Hz", rng), [
@@ -63,7 +64,12 @@ def plan_oscillator(spec, rng: np.random.Generator) -> dict:
                        (f"The block is labelled m = {m:.2f} kg and the measured period is {T:.1f} s.", "video"),
                        ("For a mass on a spring T = 2*pi*sqrt(m/k), so k = 4*pi^2*m/T^2.", "knowledge"),
                        (f"k = 4*pi^2 * {m:.2f} / {T:.1f}^2 = {k:.1f} N/m.", "knowledge")], ev)
-    return {"duration_s": duration, "facts": [cnt, kep, kir], "events": events,
+    facts = [cnt, kep, kir]
+    if kind == "spring":     # the label stays on the block all video long: one frame shows it
+        facts.append(fact("block_mass", BASIC, "What mass is written on the block?", f"{m:.2f} kg",
+                          num_distractors(m, "{:.2f} kg", rng), [(f"The block is labelled m = {m:.2f} kg.", "video")],
+                          [(INTRO_S, duration)], frames_needed=1))
+    return {"duration_s": duration, "facts": facts, "events": events,
             "params": {"kind": kind, "period_s": T, "t0": t0, "mass_kg": m, "length_m": round(L, 4),
                        "k_n_per_m": round(k, 3), "amplitude": 0.35},
             "notes": ["Released from rest.", "Friction is negligible.", "Use the clock to time the motion."]}
