@@ -10,7 +10,8 @@ import importlib.util
 ORDER = ("knowledge_bank", "collect", "screen", "frames", "generate", "verify",
          "decontaminate", "split", "export", "train", "evaluate")
 MODULES = {name: f"jobs.{name}" for name in ORDER} | {"train": "train.stage", "evaluate": "train.evaluate_stage",
-                                                   "maintenance": "jobs.maintenance"}  # upkeep: not in the chain
+                                                   "maintenance": "jobs.maintenance",  # upkeep: not in the chain
+                                                   "review": "jobs.review.pilots"}  # human review: gates models
 
 
 def registered() -> list[str]:

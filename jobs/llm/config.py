@@ -47,6 +47,17 @@ INDEPENDENT = (("generator", "solver"), ("generator", "blind_solver"), ("generat
 OFFLINE_MODELS = {"generator": "generator", "solver": "solver", "blind_solver": "solver",
                   "cot_validator": "validator", "relevance_judge": "judge", "judge": "judge"}
 BACKENDS = ("offline", "openai", "azure")
+# Human-reviewed steps (jobs/review) -> the roles a step's approved model plays, and the tasks it covers. A step is
+# the role's *primary* step (the one `cfg.role(name)` answers with) unless it shares the role with another step
+# (keyword expansion uses the generator role): then only its tasks are routed to its model.
+STEP_ROLES = {"keyword_expansion": ("generator",), "relevance_judging": ("relevance_judge",),
+              "qa_generation": ("generator",), "solving": ("solver", "blind_solver"),
+              "cot_validation": ("cot_validator",)}
+STEP_TASKS = {"keyword_expansion": ("expand_keywords",), "relevance_judging": ("judge_relevance",),
+              "qa_generation": ("generate_qa",), "solving": ("solve",), "cot_validation": ("validate_cot",)}
+TASK_STEPS = {t: s for s, ts in STEP_TASKS.items() for t in ts}
+ROLE_PRIMARY = {"generator": "qa_generation", "solver": "solving", "blind_solver": "solving",
+                "cot_validator": "cot_validation", "relevance_judge": "relevance_judging"}
 
 
 class ConfigError(ValueError):
@@ -117,14 +128,53 @@ class LLMConfig:
     frames: dict = field(default_factory=lambda: {"count": 8, "max_side": 512, "quality": 85})
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     allow_same_model: bool = False   # run anyway when independent roles share a model (a warning, recorded in runs)
+    task_roles: dict = field(default_factory=dict)   # (role, task) -> RoleConfig of a non-primary step's model
+    step_models: dict = field(default_factory=dict)  # step -> model name its override set (pilot or approval)
 
     def role(self, name: str) -> RoleConfig:
         return self.roles.get(name) or RoleConfig(**{**_as_dict(self.default), "role": name})
+
+    def role_for(self, role: str, task: str | None = None) -> RoleConfig:
+        """The role's config for one task: a step-specific override (e.g. keyword expansion's model on the
+        generator role) or the role's own."""
+        return self.task_roles.get((role, task)) or self.role(role)
 
     def price(self, model: str) -> tuple[float, float]:
         """(input, output) USD per million tokens; (0, 0) for models without a price entry."""
         p = self.prices.get(model) or {}
         return float(p.get("input_per_mtok", 0.0)), float(p.get("output_per_mtok", 0.0))
+
+
+def step_of(role: str, task: str | None = None) -> str | None:
+    """The reviewed step a call of `role` (doing `task`) belongs to, or None (an unreviewed call)."""
+    if task:
+        for step, tasks in STEP_TASKS.items():
+            if task in tasks and role in STEP_ROLES[step]:
+                return step
+    return ROLE_PRIMARY.get(role)
+
+
+def with_steps(cfg: LLMConfig, endpoints: dict[str, dict]) -> LLMConfig:
+    """`cfg` with each step's roles served by the given endpoint (keys of RoleConfig: backend, base_url, model,
+    api_key_env, ...; the role's other settings are kept). Used for an approved selection and for a pilot."""
+    from dataclasses import replace
+    roles, tasks, models = dict(cfg.roles), dict(cfg.task_roles), dict(cfg.step_models)
+    for step, ep in endpoints.items():
+        if step not in STEP_ROLES:
+            raise ConfigError(f"unknown reviewed step {step!r}; steps: {', '.join(STEP_ROLES)}")
+        over = {k: v for k, v in ep.items() if k in _ROLE_KEYS and v is not None}
+        for role in STEP_ROLES[step]:
+            base = {k: v for k, v in _as_dict(cfg.role(role)).items() if k != "role"}
+            if "backend" in over and over["backend"] != base.get("backend"):
+                base.pop("api_key_env", None)             # another kind of endpoint: its own key default
+                base["base_url"] = ""
+            rc = _role(role, base, over)
+            if ROLE_PRIMARY.get(role) == step:
+                roles[role] = rc
+            else:
+                tasks.update({(role, t): rc for t in STEP_TASKS[step]})
+        models[step] = over.get("model") or cfg.role(STEP_ROLES[step][0]).model_name()
+    return replace(cfg, roles=roles, task_roles=tasks, step_models=models)
 
 
 def check_independence(cfg: LLMConfig, roles: tuple[str, ...], writers: dict[str, str] | None = None) -> list[str]:

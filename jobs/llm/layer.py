@@ -75,11 +75,17 @@ def _ledgered_callback(layer: "ModelLayer"):
 
 
 class ModelLayer:
-    def __init__(self, settings=None, wh=None, run_id: str = "adhoc", offline_model: ChatModel | None = None):
+    def __init__(self, settings=None, wh=None, run_id: str = "adhoc", offline_model: ChatModel | None = None,
+                 steps: dict[str, dict] | None = None):
+        """`steps`: reviewed step -> endpoint (model, backend, base_url, ...) serving that step's roles, for a
+        review pilot; otherwise a step's human-approved selection (model_selection) serves its roles."""
         self.settings = settings
         self.wh = wh
         self.run_id = run_id
         self.cfg = llm_config.load(settings)
+        self.unapproved: set[str] = set()       # reviewed steps without an approved model (gated when required)
+        self.require_approved = False
+        self._review(steps or {})
         self.ledger = Ledger(self.cfg, run_id, on_committed=_ledgered_callback(self))
         self._offline_model = offline_model
         self._backends: dict[tuple, object] = {}
@@ -89,6 +95,28 @@ class ModelLayer:
         for rc in self.cfg.roles.values():          # fail fast on a missing key, before any work
             if rc.backend != "offline":
                 rc.api_key()
+
+    # ------------------------------------------------------------------ reviewed models
+    def _review(self, pilot: dict[str, dict]) -> None:
+        """Serve each reviewed step by its approved model (or the pilot's); refuse, before any work, a stage that
+        needs a step without one when `[review] require_approved_models` holds (jobs/review/gate.py)."""
+        from jobs.review.gate import review_models
+        rv = review_models(self.settings, self.wh, pilot)
+        if rv.endpoints:
+            self.cfg = llm_config.with_steps(self.cfg, rv.endpoints)
+        self.require_approved, self.unapproved = rv.require, rv.unapproved
+        for rc in self.cfg.task_roles.values():
+            if rc.backend != "offline":
+                rc.api_key()
+
+    def _gate(self, role: str, task: str | None) -> None:
+        """Per call: a stage's call of a reviewed step needs that step's approval when required."""
+        stage = getattr(self.wh, "stage", None)
+        if self.require_approved and stage is not None and task in llm_config.TASK_STEPS:
+            step = llm_config.step_of(role, task)
+            if step in self.unapproved:
+                from jobs.review.gate import refusal
+                raise llm_config.ConfigError(refusal(step, stage))
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -114,16 +142,23 @@ class ModelLayer:
             self._offline_model = OfflineModel(load_library(self.settings))
         return self._offline_model
 
-    def backend(self, role: str):
-        rc = self.cfg.role(role)
+    def backend(self, role: str, task: str | None = None):
+        """The backend serving `role` (for `task`: a reviewed step may route one task of a shared role)."""
+        self._gate(role, task)
+        rc = self.cfg.role_for(role, task)
         be = self._backends.get(rc.endpoint_id)
         if be is None:
             with self._lock:
                 be = self._backends.get(rc.endpoint_id)
                 if be is None:
-                    be = OfflineBackend(self._offline(), rc) if rc.backend == "offline" else OpenAIBackend(rc)
+                    be = OfflineBackend(self._offline_for(rc), rc) if rc.backend == "offline" else OpenAIBackend(rc)
                     self._backends[rc.endpoint_id] = be
         return be
+
+    def _offline_for(self, rc) -> ChatModel:
+        """The stand-in, or for a model of the embedded candidate pool the stand-in with its known error rate."""
+        from jobs.sources.offline_pool import wrap
+        return (wrap(rc.model, self._offline()) if rc.model else None) or self._offline()
 
     def _cache_for(self, be) -> ReplyCache | None:
         return None if (be.kind == "offline" and not self.cfg.cache_offline) else self.cache
@@ -162,10 +197,10 @@ class ModelLayer:
         return CallResult(parsed, entry.raw, key, be.model, True, None, "ok", entry.tokens_in, entry.tokens_out)
 
     def call(self, req: ChatRequest) -> CallResult:
-        return self._call(req, self.backend(req.role).key(req))
+        return self._call(req, self.backend(req.role, req.task).key(req))
 
     def _call(self, req: ChatRequest, key: str) -> CallResult:
-        be = self.backend(req.role)
+        be = self.backend(req.role, req.task)
         cache = self._cache_for(be)
         if cache is not None:
             entry = cache.get(key)
@@ -236,17 +271,17 @@ class ModelLayer:
         by_key: dict[str, list[int]] = {}
         first: dict[str, ChatRequest] = {}
         for i, r in enumerate(reqs):
-            k = self.backend(r.role).key(r)
+            k = self.backend(r.role, r.task).key(r)
             by_key.setdefault(k, []).append(i)
             first.setdefault(k, r)
         batched = {k: r for k, r in first.items()
-                   if r.task in self.cfg.batch_tasks and self.backend(r.role).kind != "offline"}
+                   if r.task in self.cfg.batch_tasks and self.backend(r.role, r.task).kind != "offline"}
         direct = [(k, r) for k, r in first.items() if k not in batched]
         done: dict[str, CallResult] = {}
         if batched:
             done.update(self._batch(batched))
-        offline = [(k, r) for k, r in direct if self.backend(r.role).kind == "offline"]
-        network = [(k, r) for k, r in direct if self.backend(r.role).kind != "offline"]
+        offline = [(k, r) for k, r in direct if self.backend(r.role, r.task).kind == "offline"]
+        network = [(k, r) for k, r in direct if self.backend(r.role, r.task).kind != "offline"]
         for k, r in offline:                          # CPU-bound stand-in: threads would not help
             done[k] = self._call(r, k)
         if network:
@@ -273,7 +308,7 @@ class ModelLayer:
         done: dict[str, CallResult] = {}
         groups: dict[tuple, list[tuple[str, ChatRequest]]] = {}
         for k, r in reqs.items():
-            be = self.backend(r.role)
+            be = self.backend(r.role, r.task)
             cache = self._cache_for(be)
             entry = cache.get(k) if cache is not None else None
             hit = self._hit(r, be, k, entry) if entry is not None else None
@@ -282,7 +317,7 @@ class ModelLayer:
             else:
                 groups.setdefault(be.rc.endpoint_id, []).append((k, r))
         for items in groups.values():
-            be = self.backend(items[0][1].role)
+            be = self.backend(items[0][1].role, items[0][1].task)
             for chunk in batch_api.chunks([(k, be.body(r)) for k, r in items], self.cfg.batch_max_requests):
                 done.update(self._run_batch(be, {k: reqs[k] for k, _ in chunk}, chunk))
         return done

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 
 from warehouse import new_run_id
 
-STEPS = ("keyword_expansion", "relevance", "generation", "solving", "cot_validation")
+STEPS = ("keyword_expansion", "relevance_judging", "qa_generation", "solving", "cot_validation")
+LEGACY_STEPS = ("relevance", "generation")     # the first names, still accepted
 VERDICTS = ("correct", "error")
 KINDS = ("wrong_answer", "unsupported_step", "ambiguous", "answerable_without_video", "unsafe", "other")
 # keys that could name the model (or let a reviewer look it up) are stripped from what the page shows
@@ -43,7 +44,7 @@ def add_samples(wh, run, rows: list[dict]) -> dict[str, int] | None:
     out = []
     for r in rows:
         step, model, item = r.get("step"), r.get("model"), r.get("item_id")
-        if step not in STEPS:
+        if step not in STEPS + LEGACY_STEPS:
             raise ValueError(f"review sample {item!r}: unknown step {step!r}; steps: {', '.join(STEPS)}")
         if not model or not item:
             raise ValueError(f"review sample of step {step}: model and item_id are required (got {model!r}, {item!r})")

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 
 Z95 = 1.959963984540054     # two-sided 95% normal quantile
 DEFAULT_THRESHOLD = 0.10
+_LEGACY = {"qa_generation": "generation", "relevance_judging": "relevance"}   # the steps' first names
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,16 @@ def select(step: str, models: list[str], n_errors: dict[str, tuple[int, int]], t
 
 def step_config(review: dict, step: str) -> tuple[float, dict[str, float | None]]:
     """(threshold, model -> price per call) of a step from the `[review]` table of videokr.toml."""
-    cfg = dict(review.get("steps", {}).get(step, {}))
+    steps = review.get("steps", {}) or {}
+    cfg = dict(steps.get(step) or steps.get(_LEGACY.get(step, ""), {}))
     threshold = float(cfg.get("threshold", review.get("threshold", DEFAULT_THRESHOLD)))
     prices = {}
     for c in cfg.get("candidates", []):
         name = c.get("model") or c.get("name")
         prices[name] = float(c["price"]) if c.get("price") is not None else None
+    if not steps:                    # the embedded world's pool (jobs/sources/offline_pool.py) prices its own models
+        from jobs.sources.offline_pool import POOL
+        prices = {m.name: m.price for m in POOL.values() if m.step == step}
     return threshold, prices
 
 

@@ -17,5 +17,8 @@ CREATE TABLE IF NOT EXISTS model_selection (
     reason VARCHAR,             -- why this model qualifies, was picked or not; for the step's outcome see selected rows
     kappa DOUBLE,               -- the step's Cohen's kappa (correct/error) over doubly judged samples (NULL: none)
     decided_at TIMESTAMP,
+    approved BOOLEAN,           -- a lead approved this pick (the review DAG's ApprovalOperator); stages then serve it
+    approved_by VARCHAR,        -- the Airflow user who answered the approval
+    approved_at TIMESTAMP,
     run_id VARCHAR
 );

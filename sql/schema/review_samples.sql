@@ -4,7 +4,7 @@
 -- doc: Pilot outputs for expert review: one row per (step, candidate model, input item); every model of a step runs on the same stratified items (jobs/review/samples.py).
 CREATE TABLE IF NOT EXISTS review_samples (
     sample_id VARCHAR,          -- rs-<16 hex of sha256(step, model, item_id)>: reveals nothing about the model
-    step VARCHAR,               -- keyword_expansion | relevance | generation | solving | cot_validation
+    step VARCHAR,               -- keyword_expansion | relevance_judging | qa_generation | solving | cot_validation
     model VARCHAR,              -- candidate name from [review] (hidden from reviewers)
     item_id VARCHAR,            -- the input item (a knowledge point, a video, a candidate); shared by the step's models
     stratum VARCHAR,            -- discipline / skill / question type the item was drawn from

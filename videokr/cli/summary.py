@@ -27,4 +27,6 @@ def print_summary(settings: Settings, results: list[dict], since: float) -> bool
                         "WHERE started >= ? ORDER BY started", [started])
         print("\n== stage runs (this invocation) ==")
         print_frame(runs, max_rows=100)
+        from jobs.review.gate import models_line
+        print("\n" + models_line(settings, wh))
     return bool(results) and all("success" in r["state"] for r in results)
