@@ -129,12 +129,11 @@ def all_offline(settings) -> bool:
 
 
 def require_approved(settings) -> bool:
-    """`[review] require_approved_models`; by default true when a real endpoint is configured for a reviewed step
-    (a real [llm] role while [review] lists a pool, or a real candidate), false for the all-offline embedded world.
-    A deployment with real roles and no pool is not gated (nothing to select from) but is logged as not approved."""
+    """`[review] require_approved_models`; by default true as soon as a real endpoint is configured (a real [llm]
+    role or a real candidate), false for the all-offline embedded world. A deployment that picks its models by hand
+    says so explicitly with `require_approved_models = false` (logged, and recorded in the runs' params)."""
     review = section(settings)
     if "require_approved_models" in review:
         return bool(review["require_approved_models"])
     ps = pools(settings)
-    real_candidate = any(c.real for p in ps.values() for c in p.candidates)
-    return real_candidate or (bool(review.get("steps")) and not all_offline(settings))
+    return any(c.real for p in ps.values() for c in p.candidates) or not all_offline(settings)

@@ -19,6 +19,7 @@ def generator_settings(settings, base_url: str):
     settings.extra["llm"] = {"roles": {"generator": {
         "backend": "openai", "base_url": base_url, "model": MODEL, "api_key_env": "VIDEOKR_TEST_LLM_KEY",
         "backoff_base_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 5.0}}}
+    settings.extra["review"] = {"require_approved_models": False}   # a hand-picked model, said explicitly
     return settings
 
 

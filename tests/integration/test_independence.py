@@ -23,6 +23,7 @@ def test_embedded_roles_are_independent(settings):
 
 def test_same_model_for_generator_and_validator_is_refused_naming_the_roles(settings, wh):
     settings.extra["llm"] = {"roles": {"generator": SAME, "cot_validator": SAME}}
+    settings.extra["review"] = {"require_approved_models": False}
     with pytest.raises(ConfigError, match="roles generator and cot_validator use the same model 'gpt-same'"):
         generate.run(settings)
     with pytest.raises(ConfigError, match="generator and cot_validator"):

@@ -109,12 +109,14 @@ def test_a_failing_visual_judge_leaves_videos_pending_and_a_rerun_decides(world,
     settings.extra["llm"] = {"roles": {"relevance_judge": {
         "backend": "openai", "base_url": server.url_for("/v1"), "model": "judge-x", "api_key_env": "VIDEOKR_TEST_LLM_KEY",
         "max_retries": 0, "backoff_base_s": 0.01, "backoff_max_s": 0.02, "timeout_s": 5.0}}}
+    settings.extra["review"] = {"require_approved_models": False}
     try:
         for phase in ("relevance", "decide"):
             out = screen.run(settings, subjects, {"phase": phase})
     finally:
         server.stop()
         settings.extra.pop("llm") if saved is None else settings.extra.update(llm=saved)
+        settings.extra.pop("review", None)
     assert out["require_visual"] is True
     rows = {r["video_id"]: r for r in wh.query("SELECT * FROM screening WHERE video_id IN (SELECT unnest(?))",
                                                [kept]).to_dicts()}

@@ -57,10 +57,11 @@ def test_embedded_world_gets_the_offline_pool_and_no_approval_requirement(tmp_pa
     assert len(ps["solving"].candidates) == 3 and ps["qa_generation"].sample_size == 100
     assert not pool.require_approved(s)
     assert pool.require_approved(_settings(tmp_path, {"require_approved_models": True}))
-    # real roles with no pool are not gated (nothing to select from); with a pool, they are
+    # a real endpoint makes approval required by default (with or without a pool); hand-picked models say so
     real = {"roles": {"generator": {"backend": "openai", "model": "m", "api_key_env": ""}}}
     assert pool.pools(_settings(tmp_path, llm=real)) == {}
-    assert not pool.require_approved(_settings(tmp_path, llm=real))
+    assert pool.require_approved(_settings(tmp_path, llm=real))
+    assert not pool.require_approved(_settings(tmp_path, {"require_approved_models": False}, real))
     assert pool.require_approved(_settings(tmp_path, {"steps": {"solving": {"candidates": [{"model": "a"}]}}}, real))
 
 
