@@ -7,8 +7,6 @@ item whose URL is not YouTube."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import av
@@ -21,6 +19,7 @@ from jobs import decontaminate
 from jobs.dedup import fetch
 from videokr.cli.main import main
 from videokr.settings import Settings
+from tests.range_server import RangeServer
 from warehouse import Warehouse, stage_run
 
 A, B, GONE = "AAAAAAAAAA1", "BBBBBBBBBB2", "GONEGONE003"
@@ -43,53 +42,15 @@ def make_mp4(seed: int, seconds: int = 4, fps: int = 5) -> bytes:
     return buf.getvalue()
 
 
-class Far:
-    """Loopback media server (Range, a request log, the first transfer of `truncate_once` cut short) and the
-    extractor's view of YouTube: GONE was removed by its uploader."""
+class Far(RangeServer):
+    """Loopback media server (tests/range_server.py; the first transfer of B is cut short) and the extractor's view
+    of YouTube: GONE was removed by its uploader."""
 
     def __init__(self):
-        self.files = {f"/{A}.mp4": make_mp4(1), f"/{B}.mp4": make_mp4(2)}
-        self.log: list[tuple[str, str | None]] = []
+        super().__init__({f"/{A}.mp4": make_mp4(1), f"/{B}.mp4": make_mp4(2)})
         self.extracts: list[str] = []
         self.removed = {GONE}
         self.truncate_once = f"/{B}.mp4"
-        far = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                rng, body = self.headers.get("Range"), far.files.get(self.path)
-                far.log.append((self.path, rng))
-                if body is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                start = int(rng[6:].split("-")[0] or 0) if rng and rng.startswith("bytes=") else 0
-                self.send_response(206 if rng else 200)
-                if rng:
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                part = body[start:]
-                self.send_header("Content-Type", "video/mp4")
-                self.send_header("Content-Length", str(len(part)))
-                self.send_header("Accept-Ranges", "bytes")
-                self.end_headers()
-                if far.truncate_once == self.path and start == 0:
-                    far.truncate_once = None
-                    self.wfile.write(part[: len(part) // 3])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                self.wfile.write(part)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def extract(self, ie, url):
         vid = ie._match_id(url)
@@ -106,7 +67,7 @@ def far():
     f = Far()
     with mock.patch.object(YoutubeIE, "_real_extract", lambda ie, url: f.extract(ie, url)):
         yield f
-    f.server.shutdown()
+    f.close()
 
 
 @pytest.fixture

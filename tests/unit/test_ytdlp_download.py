@@ -3,8 +3,6 @@ at a loopback HTTP server that honours Range (the far end replaced, nothing else
 from __future__ import annotations
 
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from unittest import mock
 
 import pytest
@@ -12,67 +10,19 @@ from yt_dlp.extractor.youtube import YoutubeIE
 
 from jobs.screening.captions import parse_vtt
 from jobs.sources.ytdlp import YtDlpDownloader
+from tests.range_server import RangeServer
 
 VID = "abcDEF123_-"
 MP4 = os.urandom(300_000)
 VTT = b"WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello <c>world</c>\n\n00:00:02.500 --> 00:00:05.000\nsecond cue\n"
 
 
-class Far:
-    """The loopback far end: files by path, a request log, and a switch that truncates the first transfer."""
-
-    def __init__(self):
-        self.files = {"/v.mp4": MP4, "/en.vtt": VTT, "/auto.vtt": b"WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nauto\n"}
-        self.log: list[tuple[str, str | None]] = []
-        self.truncate_once = False
-        far = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                rng = self.headers.get("Range")
-                far.log.append((self.path, rng))
-                body = far.files.get(self.path.split("?")[0])
-                if body is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                start = 0
-                if rng and rng.startswith("bytes="):
-                    start = int(rng[6:].split("-")[0] or 0)
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                part = body[start:]
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(part)))
-                self.send_header("Accept-Ranges", "bytes")
-                self.end_headers()
-                if far.truncate_once and self.path == "/v.mp4" and start == 0:
-                    far.truncate_once = False
-                    self.wfile.write(part[: len(part) // 3])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                self.wfile.write(part)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def far():
-    f = Far()
+    f = RangeServer({"/v.mp4": MP4, "/en.vtt": VTT,
+                     "/auto.vtt": b"WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nauto\n"})
     yield f
-    f.server.shutdown()
+    f.close()
 
 
 def _patched(far, video_path="/v.mp4", info_id=None):
@@ -125,7 +75,7 @@ def test_404_is_an_error_not_a_crash(far, tmp_path):
 
 
 def test_truncated_transfer_resumes_with_range(far, tmp_path):
-    far.truncate_once = True
+    far.truncate_once = "/v.mp4"
     with _patched(far):
         d = _dl().download(VID, tmp_path)
     assert d.path is not None and d.path.read_bytes() == MP4, d.error
