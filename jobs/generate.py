@@ -26,7 +26,7 @@ import re
 import polars as pl
 
 from jobs.prompts import load_prompt, render, seeds_block
-from jobs.media.model_frames import load as load_frames, stored_timestamps
+from jobs.media.model_frames import load as load_frames, request_times, stored_timestamps
 from jobs.prompts.messages import captions_text, page_data_blocks, user_content
 from jobs.sources.base import SKILLS, ChatRequest, GeneratedQA, QAItem
 from videokr.settings import Settings
@@ -102,15 +102,6 @@ def captions_by_video(wh: Warehouse, video_ids: list[str]) -> dict[str, list[dic
     for r in df.iter_rows(named=True):
         out.setdefault(r["video_id"], []).append(r)
     return out
-
-
-def frame_times(video: dict, stamps: dict, n: int) -> list[float]:
-    """The instants the model's frames are taken at (stored by the frames stage), else n evenly spaced over the
-    video's listed duration: what a request without attached frames tells the offline stand-in it 'sees'."""
-    if video["video_id"] in stamps:
-        return list(stamps[video["video_id"]])
-    d = video.get("duration_s") or 0
-    return [round((i + 0.5) * d / n, 3) for i in range(n)] if d and n > 0 else []
 
 
 def build_request(video: dict, cues: list[dict], prompt, seeds: str, frames_parts: list[dict], n_frames: int,
@@ -206,7 +197,7 @@ def generate_chunk(run, layer, videos: list[dict], cues: dict, prompt, seeds: st
             except Exception as exc:  # noqa: BLE001 - a bad file is quarantined, the run goes on
                 run.quarantine(v["video_id"], "frames_unreadable", f"{v['path']}: {exc}")
                 continue
-        times = [f["frame"]["t"] for f in parts] or frame_times(v, stamps, budget.frames)
+        times = [f["frame"]["t"] for f in parts] or request_times(v, stamps, budget.frames)
         reqs.append(build_request(v, cues.get(v["video_id"], []), prompt, seeds, parts, budget.frames,
                                   int(p["captions_max_chars"]), times))
         sent.append(v)

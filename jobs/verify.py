@@ -30,9 +30,15 @@ import re
 
 import polars as pl
 
+from jobs.media.model_frames import load as load_frames
+from jobs.media.model_frames import request_times, stored_timestamps
 from jobs.prompts import load_prompt
-from jobs.media.model_frames import load as load_frames, stored_timestamps
-from jobs.prompts.messages import captions_text, page_data_blocks, question_block, user_content
+from jobs.prompts.messages import (
+    captions_text,
+    page_data_blocks,
+    question_block,
+    user_content,
+)
 from jobs.sources.base import ChatRequest, CoTVerdict, SolverAnswer
 from jobs.verification.checks import ORDER, run_checks
 from videokr.settings import Settings
@@ -224,7 +230,7 @@ def verify_chunk(run, layer, prompts, chunk: dict[str, list[dict]], cues: dict, 
     stamps = stored_timestamps(run.wh, list(chunk), budget)
     for vid, cs in list(chunk.items()):
         if not attach:
-            clips[vid] = (frame_times(cs[0], stamps, budget.frames), None)
+            clips[vid] = (request_times(cs[0], stamps, budget.frames), None)
             continue
         try:
             clip = load_frames(cs[0]["path"], budget, stamps.get(vid))
@@ -252,12 +258,6 @@ def verify_chunk(run, layer, prompts, chunk: dict[str, list[dict]], cues: dict, 
     extra = {c["candidate_id"]: {"frames": [[label, clips[c["video_id"]][0][k] if clips[c["video_id"]][0] else None]
                                             for label, k in blind[c["candidate_id"]]]} for c in alive}
     return run_checks(layer, alive, build, p, extra)
-
-
-def frame_times(cand: dict, stamps: dict, n: int) -> list[float]:
-    """The stored instants of the video's model frames, else n evenly spaced over its listed duration."""
-    from jobs.generate import frame_times as times
-    return times(cand, stamps, n)
 
 
 def blind_frames(cand: dict, times: list[float], p: dict) -> list[tuple[str, int]]:

@@ -125,6 +125,16 @@ def stored_timestamps(wh, video_ids: list[str], budget: "Budget") -> dict[str, l
     return {r["video_id"]: list(r["timestamps"]) for r in df.iter_rows(named=True)}
 
 
+def request_times(video: dict, stamps: dict, n: int) -> list[float]:
+    """The instants a request's frames are taken at: the stored ones (`stored_timestamps`), else n evenly spaced
+    over the video's listed duration. A request without attached frames carries them (context `frame_times`), so
+    the offline stand-in knows what it 'sees'; generate, verify and the review pilots use this one rule."""
+    if video["video_id"] in stamps:
+        return list(stamps[video["video_id"]])
+    d = video.get("duration_s") or 0
+    return [round((i + 0.5) * d / n, 3) for i in range(n)] if d and n > 0 else []
+
+
 def probe(path: str | Path) -> dict:
     """The file's metadata (bytes, codec, size, fps, duration_s, frames); raises VideoError for a bad file."""
     return index_video(path).metadata()

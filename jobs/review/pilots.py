@@ -103,8 +103,7 @@ INPUTS = {"qa_generation": qa_inputs, "solving": candidate_inputs, "cot_validati
 def _frames(layer, role: str, videos: dict[str, dict], n: int) -> tuple[dict, dict, dict]:
     """(video -> image parts, video -> instants, video -> error) as the stage makes them: frames attached when the
     role's endpoint is a real model, else the stored instants the stand-in is told it sees."""
-    from jobs.generate import frame_times
-    from jobs.media.model_frames import load as load_frames, stored_timestamps
+    from jobs.media.model_frames import load as load_frames, request_times, stored_timestamps
     budget = layer.frame_budget(n)
     stamps = stored_timestamps(layer.wh.wh if hasattr(layer.wh, "wh") else layer.wh, list(videos), budget)
     attach = layer.cfg.role(role).backend != "offline"
@@ -116,7 +115,7 @@ def _frames(layer, role: str, videos: dict[str, dict], n: int) -> tuple[dict, di
                 parts[vid] = layer.image_parts(load_frames(v["path"], budget, stamps.get(vid)))
             except Exception as exc:  # noqa: BLE001 - shown to the reviewer as the sample's error
                 errors[vid] = f"frames unreadable: {exc}"
-        times[vid] = [f["frame"]["t"] for f in parts[vid]] or frame_times(v, stamps, budget.frames)
+        times[vid] = [f["frame"]["t"] for f in parts[vid]] or request_times(v, stamps, budget.frames)
     return parts, times, errors
 
 

@@ -17,9 +17,9 @@ from yt_dlp.utils import ExtractorError
 
 from jobs import decontaminate
 from jobs.dedup import fetch
+from tests.range_server import RangeServer
 from videokr.cli.main import main
 from videokr.settings import Settings
-from tests.range_server import RangeServer
 from warehouse import Warehouse, stage_run
 
 A, B, GONE = "AAAAAAAAAA1", "BBBBBBBBBB2", "GONEGONE003"

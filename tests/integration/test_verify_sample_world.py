@@ -12,9 +12,10 @@ import pytest
 
 from jobs import generate, verify
 from jobs.kb.bank import kp_id, slug
+from jobs.media.model_frames import request_times
+from jobs.sources.offline_model import OfflineModel
 from jobs.sources.sample.captions import narration
 from jobs.sources.sample.planted import FLAW_CHECK
-from jobs.sources.offline_model import OfflineModel
 from warehouse import stage_run
 
 sample = pytest.importorskip("jobs.sources.sample.render")
@@ -55,7 +56,7 @@ def expected_items(scenes: dict[str, dict], n_frames: int = 8) -> int:
     from jobs.sources.offline.perception import seen
     n = 0
     for vid, s in scenes.items():
-        times = generate.frame_times({"video_id": vid, "duration_s": s["duration_s"]}, {}, n_frames)
+        times = request_times({"video_id": vid, "duration_s": s["duration_s"]}, {}, n_frames)
         n += sum(2 for f in s["facts"] if seen(f, times)
                  and (f["frames_needed"] >= 2 or f["flaw"] == "answerable_from_one_frame"))
     return n
