@@ -47,3 +47,29 @@ def postgres(tmp_path_factory):
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+# CI sees only the tail of a run it stops at its time limit: say as we go which tests are slow, and when.
+_SLOW_S = float(os.environ.get("VIDEOKR_TEST_SLOW_S", "20"))
+_t0: list[float] = [__import__("time").time()]
+_spent: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    import time
+    _spent[report.nodeid] = _spent.get(report.nodeid, 0.0) + report.duration
+    if report.when != "teardown" or _spent[report.nodeid] < _SLOW_S:
+        return
+    tr = _TERMINAL[0] if _TERMINAL else None
+    if tr is not None:
+        tr.write_line(f"[slow] {report.nodeid} took {_spent[report.nodeid]:.0f}s "
+                      f"(at {(time.time() - _t0[0]) / 60:.1f} min)")
+
+
+_TERMINAL: list = []
+
+
+def pytest_collection_finish(session):
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        _TERMINAL.append(tr)
