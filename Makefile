@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # torch and torchvision go in first, pinned, so nothing else pulls another torch build.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: run test bench install clean-home airflow
+.PHONY: run test bench install clean-home airflow reliability
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/pytest -q -p no:cacheprovider tests
+
+# the reliability suite in full (CI runs its bounded form inside `make test`); prints the scenario table
+reliability: $(STAMP)
+	VIDEOKR_RELIABILITY=full OMP_NUM_THREADS=1 $(BIN)/pytest -q -p no:cacheprovider tests/reliability
 
 bench: $(STAMP)
 	@set -e; for f in tests/benchmarks/bench_*.py; do echo "== $$f"; OMP_NUM_THREADS=1 $(BIN)/python $$f; done

@@ -184,6 +184,7 @@ class Collector:
                 return
             except YouTubeError as exc:
                 q |= {"status": "failed", "error": str(exc)[:500]}
+                self.queries[q["query_id"]] = q      # recorded as failed (a rerun skips it unless retry_failed)
                 self.counts["queries_failed"] += 1
                 self.run.quarantine(item=q["query_id"], reason="search_failed", detail=f"{q['keyword']}: {exc}")
                 return

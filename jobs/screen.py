@@ -18,6 +18,7 @@ warning in the log and the run summary). Each batch of visual judgements commits
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -52,6 +53,14 @@ def make_moderator(settings: Settings):
         from jobs.sources.offline_moderator import OfflineModerator
         return OfflineModerator(cfg)
     raise ValueError(f"unknown moderation_source {settings.moderation_source!r}; use 'azure' or 'offline'")
+
+
+def _moderation_ledger(wh, moderator, settings: Settings):
+    """The `api_usage` ledger of a moderator that logs its HTTP attempts (Azure), else None."""
+    if not hasattr(moderator, "drain_calls"):
+        return None
+    from jobs.sources.quota import QuotaLedger, quota_config
+    return QuotaLedger(wh, moderator.name, moderator.key_fingerprint, quota_config(settings, moderator.name))
 
 
 def _scenes(settings: Settings):
@@ -179,17 +188,30 @@ class Screener:
         if not todo:
             return
         moderator, scene = make_moderator(self.settings), _scenes(self.settings)
+        ledger = _moderation_ledger(self.wh, moderator, self.settings)
+        have = self.checks()      # an unfinished check (an error part-way) resumes where it stopped
         for batch in _batches(todo, self.batch):
             caps = self._captions([v["video_id"] for v in batch])
-            rows = []
-            for v in batch:
-                try:
-                    frames = C.moderation_frames(v["path"], self.frames_moderation)
-                except Exception as exc:  # noqa: BLE001 - the media check passed; frames are a bonus here
-                    log.warning("%s: frames for moderation failed: %s", v["video_id"], exc)
-                    frames = []
-                rows.append(C.moderation(v, moderator, caps.get(v["video_id"], ""), frames, scene(v["video_id"])))
-            self.run.write("screening_checks", rows)
+            with self.run.chunk():    # the batch's checks, quarantine rows and API attempts: one commit
+                rows = []
+                for v in batch:
+                    try:
+                        frames = C.moderation_frames(v["path"], self.frames_moderation)
+                    except Exception as exc:  # noqa: BLE001 - the media check passed; frames are a bonus here
+                        log.warning("%s: frames for moderation failed: %s", v["video_id"], exc)
+                        frames = []
+                    prior = (have.get(v["video_id"], {}).get("moderation") or {}).get("detail")
+                    rows.append(C.moderation(v, moderator, caps.get(v["video_id"], ""), frames, scene(v["video_id"]),
+                                             json.loads(prior) if prior else None))
+                    if ledger:
+                        for c in moderator.drain_calls():
+                            ledger.record(c["method"], c["status"], c["units"], subject_id=v["subject_id"])
+                    if rows[-1]["passed"] is None:   # unchecked: pending (fail closed), retried next run
+                        self.run.quarantine(item=v["video_id"], reason="moderation_failed",
+                                            detail=json.loads(rows[-1]["detail"] or "{}").get("error", ""))
+                self.run.write("screening_checks", rows)
+                if ledger:
+                    ledger.flush(self.run)
             self._count("moderated", len(rows))
 
     def relevance(self, videos):

@@ -180,7 +180,10 @@ def stage_run(wh, stage: str, scope: dict | None = None, params: dict | None = N
     try:
         yield run
     except BaseException as exc:
-        run.record("failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000])
+        try:
+            run.record("failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"[:4000])
+        except Exception as rec:  # noqa: BLE001 - e.g. the disk is still full: the stage's next run marks it failed
+            log.error("%s: run %s failed (%s) and could not be recorded: %s", stage, run.run_id, exc, rec)
         raise
     run.record("success")
 

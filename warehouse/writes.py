@@ -11,7 +11,9 @@ A DuckLake commit conflict (another process committed first) rolls back and retr
 """
 from __future__ import annotations
 
+import os
 import random
+import re
 import time
 from typing import Callable
 
@@ -200,8 +202,24 @@ def transaction(con: duckdb.DuckDBPyConnection, body: Callable[[], object], retr
             try:
                 con.execute("ROLLBACK")
             except duckdb.Error:
-                pass
+                pass                      # already rolled back (DuckDB aborts a transaction on an IO error)
+            _drop_partial_file(exc)
             if not is_conflict(exc) or attempt == retries - 1:
                 raise
             time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+_PARTIAL = re.compile(r'Could not write file "([^"]+\.parquet)"')
+
+
+def _drop_partial_file(exc: BaseException) -> None:
+    """A write that failed part-way (disk full, read-only path) names the data file it could not finish: that file
+    belongs to no committed snapshot and to no other writer (its name is a fresh uuid), so it is removed now rather
+    than left as an orphan that a rerun would never clean."""
+    m = _PARTIAL.search(str(exc))
+    if m and "://" not in m.group(1):
+        try:
+            os.remove(m.group(1))
+        except OSError:
+            pass

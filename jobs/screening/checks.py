@@ -44,27 +44,40 @@ def media(video: dict, path: str | None, n_frames: int) -> tuple[dict, list]:
     return row(video, "media", True, clip.meta.get("duration_s"), clip.meta), clip.frames
 
 
-def moderation(video: dict, moderator, captions: str, frames: list, scene: dict | None) -> dict:
+def moderation(video: dict, moderator, captions: str, frames: list, scene: dict | None,
+               prior: dict | None = None) -> dict:
+    """The moderation check. `prior`: the details of an earlier attempt that failed part-way (its text verdict and
+    the frames already judged are kept, so a rerun pays only for what was not answered)."""
     text = "\n".join(x for x in (video.get("title"), video.get("description"), captions) if x)
     out: dict = {"moderator": getattr(moderator, "name", type(moderator).__name__)}
+    prior = prior if prior and prior.get("moderator") == out["moderator"] else {}
     try:
-        t = moderator.moderate_text(text)
-        out["text"] = t.categories
-        flagged_by = ["text"] if t.flagged else []
-        reasons = [t.reason] if t.flagged else []
-        if not t.flagged:                      # images only when the text passed: a flag is already final
+        if "text" in prior:                    # an error row has a text verdict only when the text passed
+            out["text"], flagged, reason = prior["text"], False, ""
+        else:
+            t = moderator.moderate_text(text)
+            out["text"], flagged, reason = t.categories, t.flagged, t.reason
+        flagged_by = ["text"] if flagged else []
+        reasons = [reason] if flagged else []
+        if not flagged:                      # images only when the text passed: a flag is already final
+            out["image"], out["frames_done"] = dict(prior.get("image") or {}), int(prior.get("frames_done", 0))
             for i, f in enumerate(frames):
+                if i < out["frames_done"]:
+                    continue
                 im = moderator.moderate_image(encode_jpeg(f, MODERATION_SIDE, 85), {"scene": scene, "video_id": video["video_id"]})
-                out.setdefault("image", {})
                 for c, s in im.categories.items():
                     out["image"][c] = max(out["image"].get(c, 0), s)
+                out["frames_done"] = i + 1
                 if im.flagged:
                     flagged_by.append(f"frame {i}")
                     reasons.append(im.reason)
                     break
+            if not out["image"]:
+                del out["image"]
     except Exception as exc:  # noqa: BLE001 - recorded as an error check, retried next run
         log.warning("%s: moderation failed: %s", video["video_id"], exc)
         return row(video, "moderation", None, None, out | {"error": f"{type(exc).__name__}: {exc}"[:500]})
+    out.pop("frames_done", None)              # only an unfinished check needs to know where it stopped
     out |= {"flagged_by": flagged_by, "reason": "; ".join(reasons)}
     return row(video, "moderation", not flagged_by, None, out)
 

@@ -11,7 +11,10 @@ Key from VIDEOKR_AZURE_CONTENT_SAFETY_KEY, endpoint from VIDEOKR_AZURE_CONTENT_S
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+
+from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from jobs.sources.base import ModerationResult
 
@@ -21,6 +24,24 @@ TEXT_LIMIT = 10_000                 # characters per analyze_text request
 IMAGE_LIMIT = 4 * 1024 * 1024       # bytes per analyze_image request
 CATEGORIES = ("Hate", "SelfHarm", "Sexual", "Violence")
 DEFAULT_THRESHOLDS = {c: 4 for c in CATEGORIES}
+
+
+class _AttemptLog(SansIOHTTPPolicy):
+    """An azure-core per-retry policy: one entry per HTTP attempt, with its outcome (charged or not, it was made)."""
+
+    def __init__(self, sink: list):
+        self.sink = sink
+
+    def _log(self, request, status: str) -> None:
+        method = request.http_request.url.split("?")[0].rsplit("/", 1)[-1]     # text:analyze | image:analyze
+        self.sink.append({"method": method, "units": 1, "status": status})
+
+    def on_response(self, request, response) -> None:
+        code = response.http_response.status_code
+        self._log(request, "ok" if code < 400 else f"http_{code}")
+
+    def on_exception(self, request) -> None:
+        self._log(request, "error")
 
 
 def chunk_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -61,8 +82,26 @@ class AzureModerator:
         # a hung endpoint must not hang the stage: bounded connect and read (azure-core's default read is 300 s)
         client_kwargs.setdefault("connection_timeout", float(cfg.get("connect_timeout_s", 10)))
         client_kwargs.setdefault("read_timeout", float(cfg.get("timeout_s", 30)))
+        # every HTTP attempt (retries included) is logged for the `api_usage` ledger; only a fingerprint of the key
+        self.attempts: list[dict] = []
+        self.key_fingerprint = hashlib.sha256(key.encode()).hexdigest()[:12]
+        client_kwargs.setdefault("per_retry_policies", [_AttemptLog(self.attempts)])
         self.client = ContentSafetyClient(endpoint, AzureKeyCredential(key), **client_kwargs)
         self.calls = 0
+
+    def _call(self, fn, options):
+        """One analyze call; a reply that arrived (2xx) but could not be read is logged as `malformed`."""
+        try:
+            return fn(options)
+        except Exception:
+            if self.attempts and self.attempts[-1]["status"] == "ok":
+                self.attempts[-1]["status"] = "malformed"
+            raise
+
+    def drain_calls(self) -> list[dict]:
+        """The HTTP attempts since the last drain: [{"method", "units", "status"}] (a SearchSource's shape)."""
+        calls, self.attempts[:] = list(self.attempts), []
+        return calls
 
     def moderate_text(self, text: str) -> ModerationResult:
         """Worst severity per category over the chunks; stops at the first flagged chunk."""
@@ -73,7 +112,7 @@ class AzureModerator:
         if len(chunks) > self.max_chunks:
             log.info("moderation: text has %d chunks; analysing the first %d", len(chunks), self.max_chunks)
         for chunk in chunks[: self.max_chunks]:
-            res = self.client.analyze_text(AnalyzeTextOptions(text=chunk, categories=list(CATEGORIES)))
+            res = self._call(self.client.analyze_text, AnalyzeTextOptions(text=chunk, categories=list(CATEGORIES)))
             self.calls += 1
             for a in res.categories_analysis or []:
                 worst[str(a.category)] = max(worst.get(str(a.category), 0), int(a.severity or 0))
@@ -86,7 +125,7 @@ class AzureModerator:
 
         if len(jpeg) > IMAGE_LIMIT:
             raise ValueError(f"image of {len(jpeg)} bytes is over the 4 MB limit of image:analyze")
-        res = self.client.analyze_image(AnalyzeImageOptions(image=ImageData(content=jpeg)))
+        res = self._call(self.client.analyze_image, AnalyzeImageOptions(image=ImageData(content=jpeg)))
         self.calls += 1
         return verdict({str(a.category): int(a.severity or 0) for a in res.categories_analysis or []},
                        self.thresholds)

@@ -28,6 +28,9 @@ def quota_config(settings: Settings, source: str) -> dict:
     cfg = settings.section("youtube")
     if source == "sample":
         cfg = {"daily_budget": SAMPLE_DAILY_BUDGET} | settings.section("sample")
+    if source == "azure":       # moderation attempts: billed per call, no daily allowance unless [moderation] sets one
+        cfg = {"daily_budget": SAMPLE_DAILY_BUDGET} | {k: v for k, v in settings.section("moderation").items()
+                                                       if k in ("daily_budget", "units")}
     return cfg
 
 

@@ -13,6 +13,7 @@ only `key_fingerprint` (first 12 hex of its sha256).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import re
@@ -118,6 +119,7 @@ class YouTubeSearch:
 
     def _execute(self, method: str, request) -> dict:
         from googleapiclient.errors import HttpError
+        from httplib2 import HttpLib2Error
 
         units = int(self.units.get(method, 1))
         for attempt in range(self.retries + 1):
@@ -141,7 +143,8 @@ class YouTubeSearch:
                 self.calls.append({"method": method, "units": units, "status": f"http_{status}"})
                 if status not in RETRY_STATUS or attempt == self.retries:
                     raise YouTubeError(f"{method}: HTTP {status} {reason}".strip()) from None
-            except (socket.timeout, ConnectionError, OSError) as exc:
+            except (socket.timeout, ConnectionError, OSError, http.client.HTTPException, HttpLib2Error) as exc:
+                # a dropped or truncated reply (IncompleteRead is an HTTPException, not an OSError): charged, retried
                 self.calls.append({"method": method, "units": units, "status": "error"})
                 if attempt == self.retries:
                     raise YouTubeError(f"{method}: {type(exc).__name__}: {exc}") from None
