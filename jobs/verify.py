@@ -223,8 +223,9 @@ def totals(wh, subjects: list[str]) -> tuple[dict, int]:
 
 
 def verify_chunk(run, layer, prompts, chunk: dict[str, list[dict]], cues: dict, p: dict, attach: bool,
-                 n_frames: int) -> tuple[list[dict], int]:
-    """All check rows for the candidates of a few videos (frames decoded once per video), and the calls made."""
+                 n_frames: int, checks: tuple[str, ...] = CHECKS) -> tuple[list[dict], int]:
+    """All check rows for the candidates of a few videos (frames decoded once per video), and the calls made.
+    `checks`: which checks (jobs/evalset.py runs video_dependency alone on benchmark items)."""
     clips: dict[str, tuple[list, object]] = {}      # video -> (instants, decoded clip or None)
     budget = layer.frame_budget(n_frames)
     stamps = stored_timestamps(run.wh, list(chunk), budget)
@@ -257,7 +258,7 @@ def verify_chunk(run, layer, prompts, chunk: dict[str, list[dict]], cues: dict, 
 
     extra = {c["candidate_id"]: {"frames": [[label, clips[c["video_id"]][0][k] if clips[c["video_id"]][0] else None]
                                             for label, k in blind[c["candidate_id"]]]} for c in alive}
-    return run_checks(layer, alive, build, p, extra)
+    return run_checks(layer, alive, build, p, extra, checks)
 
 
 def blind_frames(cand: dict, times: list[float], p: dict) -> list[tuple[str, int]]:

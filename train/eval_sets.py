@@ -3,6 +3,8 @@
     items = load_eval_set(path, fmt="auto", video_root=None)   # -> list[EvalItem]
 
 - videokr: the JSONL export (problem_id, problem_type, question, options, solution, video_path[, subject_id]).
+  Rows with `source_benchmark` (the curated eval set, jobs/eval_curation/export.py) are named `<name>/<benchmark>`,
+  so results come per source benchmark.
 - mmvu: a JSON list of {id, video (URL .../videos/<Subject>/<n>.mp4), question_type ("multiple-choice" |
   "open-ended"), question, choices {"A": ...}, answer (letter, or text for open-ended), metadata.subject}.
   The video is looked up as <video_root>/<Subject>/<n>.mp4.
@@ -69,7 +71,9 @@ def _videokr(path: Path, root: Path, name: str) -> list[EvalItem]:
             continue
         row = json.loads(line)
         ex = example_from_row(row, base=path.parent)
-        out.append(EvalItem(ex.problem_id, name, ex.problem_type, ex.question, ex.options,
+        source = row.get("source_benchmark")      # the curated eval set (`videokr evalset build`): per benchmark
+        out.append(EvalItem(ex.problem_id, f"{name}/{source}" if source else name, ex.problem_type, ex.question,
+                            ex.options,
                             extract_answer_text(ex.solution), str(row.get("subject_id") or ""), ex.video_path))
     return out
 

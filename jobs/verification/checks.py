@@ -106,16 +106,18 @@ JUDGES = {"self_consistency": judge_self_consistency, "video_dependency": judge_
 Build = Callable[[str, dict, int], object]        # (check, candidate, call index) -> ChatRequest
 
 
-def run_checks(layer, cands: list[dict], build: Build, p: dict, extra: dict[str, dict]) -> tuple[list[dict], int]:
+def run_checks(layer, cands: list[dict], build: Build, p: dict, extra: dict[str, dict],
+               order: tuple[str, ...] = ORDER) -> tuple[list[dict], int]:
     """Every check row for `cands`, in rounds: each round sends every unsettled candidate's next call (early exit)
-    or all of its check's calls (full). Returns (rows, calls made)."""
+    or all of its check's calls (full). `order`: the checks to run (the evaluation set runs video_dependency only).
+    Returns (rows, calls made)."""
     early = bool(p["early_exit"])
     state = {c["candidate_id"]: {"cand": c, "check": 0, "results": []} for c in cands}
     rows, calls = [], 0
     while state:
         reqs, who = [], []
         for cid, st in state.items():
-            name, c = ORDER[st["check"]], st["cand"]
+            name, c = order[st["check"]], st["cand"]
             start = len(st["results"])
             count = 1 if early else planned(name, p) - start
             reqs += [build(name, c, start + i) for i in range(count)]
@@ -127,13 +129,13 @@ def run_checks(layer, cands: list[dict], build: Build, p: dict, extra: dict[str,
             st = state[cid]
             st["results"] += results[pos:pos + count]
             pos += count
-            name, c = ORDER[st["check"]], st["cand"]
+            name, c = order[st["check"]], st["cand"]
             settled = outcome(name, c, st["results"], p) if early else None
             if settled is None and len(st["results"]) < planned(name, p):
                 continue
             row = JUDGES[name](c, st["results"], p, extra.get(cid, {}))
             rows.append(row)
             st["check"], st["results"] = st["check"] + 1, []
-            if st["check"] == len(ORDER) or (early and row["passed"] is not True):
+            if st["check"] == len(order) or (early and row["passed"] is not True):
                 del state[cid]
     return rows, calls

@@ -166,4 +166,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             per_step = samples.models_per_step(st.wh)
         return JSONResponse(selection.summarize(verdicts, per_step, st.review))
 
+    from videokr.review_app.reannotate import router as reannotation     # the evaluation set's re-annotation task
+    app.include_router(reannotation(st, user, reviewer))
     return app
