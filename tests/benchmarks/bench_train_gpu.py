@@ -1,6 +1,7 @@
 """Benchmark: SFT and GRPO step throughput of a 7B-class Qwen2.5-VL on 128-frame video (random init, bf16).
 
-    python tests/benchmarks/bench_train_gpu.py [--out FILE] [--steps 3] [--gen-tokens 256] [--no-full-ft]
+    python tests/benchmarks/bench_train_gpu.py [--out FILE] [--steps 3] [--gen-tokens 256] [--prompts 32]
+        [--grpo-prompts 2] [--skip sft rollouts grpo full_ft]
     python tests/benchmarks/bench_train_gpu.py --tiny        # CPU smoke test: tiny dims, 8 frames at 56x56
 
 Model: Qwen2_5_VLForConditionalGeneration with the 7B dims (LM 3584 hidden, 28 layers, 28/4 heads, MLP 18944, vocab
@@ -9,18 +10,21 @@ Video: 128 frames of 224x224 -> 64 temporal groups x 16x16 patches = 16,384 patc
 the model's own video processor (train.data.video_inputs); prompt ~200 text tokens, response ~300 tokens.
 
 Choice: LoRA (peft, r=64, alpha=128, every linear of the LM's 28 layers; vision tower and merger frozen), AdamW
-(torch, fused). Full AdamW with fp32 master weights and states needs ~16 B/param = ~130 GB for 8.3 B params: no fit
-on one 80 GB H100 without ZeRO offload. As an extra, the same SFT step with the whole LM trained (pure-bf16 AdamW,
-bf16 states, no fp32 master: ~8 B/param = 61 GB; fits, but not how one would really train) is measured last.
+(torch, fused). Full fine-tuning (the paper's recipe: the whole LM, vision tower frozen): fp32 AdamW needs ~16 B/param
+(~130 GB), so on one GPU the LM trains with BF16AdamW (train_workload: bf16 weights and moments, stochastic rounding,
+~8 B/param = 61 GB), with and without checkpointing, and with 4 micro-batches accumulated per optimizer step.
 
-Passes, as the project's trainers run them (TRL 1.16 when importable, else the same passes written directly):
+Passes, as the project's trainers run them (TRL when importable, else the same passes written directly):
   SFT:  TRL SFTTrainer.compute_loss: model(**batch, fused_lm_head=True); loss = mean -log p over response tokens;
-        backward; optimizer step. Batch 1 (train.sft default per-device batch).
-  GRPO: 8 rollouts of one prompt, each row with its own copy of the video (as VideoGRPOTrainer batches them),
-        HF generate, sampled, temperature 1.0, vision placeholders suppressed (train.video_grpo.vision_token_ids);
-        reward train.rewards.videokr_reward; group-normalised advantages; then the reference log-prob pass (adapter
-        off, no grad) and the policy pass with grad, both through VideoGRPOTrainer._get_per_token_logps_and_entropies
-        (video tensors + mm_token_type_ids on every pass); DAPO loss with beta 0.01 (k3 KL); backward; step.
+        backward; optimizer step. Batch 1 (train.sft default per-device batch), `accum` micro-batches per step.
+  Rollouts (rollout_workload): HF generate (each row with its own video copy, eager, dynamic cache) against
+        train.rollout (prefill once per prompt, prefix shared by its 8 rollouts, static cache, CUDA-graph decode),
+        sampled at temperature 1.0, vision placeholders suppressed; at 1 prompt x 8 (HF's shape) and --prompts x 8.
+        The bound: decode tokens/s if a step took (weights + KV read) / HBM bandwidth (a device copy, same run).
+  GRPO: --grpo-prompts prompts x 8 rollouts, rewards train.rewards.videokr_reward, group-normalised advantages, the
+        reference (adapter off) and policy log-prob passes through VideoGRPOTrainer._get_per_token_logps_and_entropies
+        (video tensors + mm_token_type_ids, 8-row micro-batches); DAPO loss with beta 0.01; backward; step; with HF
+        generate and with the fast rollouts.
 
 Model FLOPs (MFU = FLOPs / step time / 989e12, the H100 and H200 SXM bf16 dense peak):
   LM    = k * (2*N_layers*T + 2*N_head*T_loss + 2*L*d*sum(T_i^2))    T: all tokens (video included), T_loss: tokens
@@ -36,17 +40,18 @@ Baselines in the same run (ratios of step time, tokens/s and peak memory):
   ours:  those hooks removed (non-reentrant checkpointing does not need them; LoRA grads still flow, checked as
          params_with_grad) and the SDPA backend whose per-window vision calls were faster in this run.
   no-gc: ours without gradient checkpointing (what checkpointing costs in time and saves in memory).
+  rollouts: HF generate at 1 prompt x 8 (today's path); the fast path's figures are ratios to it and to the bound.
+  GRPO step: the same step with HF generate (same prompts, same run). Full fine-tuning: ratios to LoRA + gc (ours).
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
 import sys
 import time
-import types
+import traceback
 import warnings
 from pathlib import Path
 
@@ -58,22 +63,14 @@ sys.path.insert(0, str(ROOT))
 HOPPER_BF16_DENSE = 989e12
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing_(en|dis)able.*deprecated")
 
-
-from train.rewards import videokr_reward  # noqa: E402
-
-try:  # the project's GRPO trainer and TRL's fused LM head (needs trl + datasets)
-    from trl.trainer.utils import add_fused_lm_head
-
-    from train.video_grpo import VideoGRPOTrainer, vision_token_ids
-    TRL = True
-except ImportError as exc:  # pragma: no cover - only where trl cannot be installed
-    TRL, TRL_ERROR = False, f"{type(exc).__name__}: {exc}"
-
-from train_workload import (LORA_TARGETS, SEVEN_B, TINY, build, counts, example, lm_flops,  # noqa: E402
+import rollout_workload as rw  # noqa: E402
+from rollout_workload import TRL, Scorer, amp, bound, fast_generate, grpo_step, hf_generate, set_gc  # noqa: E402
+from train_workload import (LORA_TARGETS, SEVEN_B, TINY, BF16AdamW, build, counts, example, lm_flops,  # noqa: E402
                             rl_prompt, sft_batch, synthetic_frames, vision_flops)
 
+if TRL:
+    from trl.trainer.utils import add_fused_lm_head
 
-# ---- timing and memory -----------------------------------------------------------------------------------------
 CUDA = torch.cuda.is_available()
 
 
@@ -98,23 +95,19 @@ def mfu(flops: float, seconds: float):
     return round(flops / seconds / HOPPER_BF16_DENSE, 4) if CUDA else None
 
 
-def amp():
-    """bf16 autocast on GPU, as accelerate applies to a prepared model's forward under bf16 mixed precision (the LoRA
-    adapters stay fp32, peft's default, as under TRL)."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if CUDA else contextlib.nullcontext()
+def ratio(x, y, keys) -> dict:
+    return {k: round(x[k] / y[k], 3) for k in keys if x.get(k) and y.get(k)}
 
 
-def set_gc(hf, on: bool, keep_hooks: bool = False):
-    """Gradient checkpointing (non-reentrant) on/off. transformers' enable (and peft's get_peft_model) register
-    `enable_input_require_grads` hooks on every sub-model's input embeddings, the vision patch embedding included:
-    the frozen vision tower is then back-propagated and, under checkpointing, recomputed. Non-reentrant checkpointing
-    needs no such hook, so unless `keep_hooks` (the stock setup) they are removed again."""
-    if on:
-        hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if not keep_hooks:
-            hf.disable_input_require_grads()
-    else:
-        hf.gradient_checkpointing_disable()
+def phase(res: dict, key: str, fn, *args):
+    """Run one phase; an out-of-memory or error is recorded under its key and the next phase still runs."""
+    try:
+        res[key] = fn(*args)
+    except torch.OutOfMemoryError as exc:
+        res[key] = {"oom": str(exc).splitlines()[0][:160], "peak_gib": peak_gib()}
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports what broke and goes on
+        res[key] = {"error": f"{type(exc).__name__}: {exc}"[:400], "trace": traceback.format_exc()[-1500:]}
+    reset_peak()
 
 
 def vision_time(hf, batch: dict, cudnn: bool) -> float:
@@ -137,125 +130,104 @@ def sft_loss(model, batch: dict):
         return model(**batch, use_cache=False).loss
 
 
-def bench_sft(name: str, model, opt, batch: dict, steps: int, flops: float) -> dict:
-    """Median of `steps` timed optimizer steps after one warm-up; an out-of-memory is reported, not raised."""
+def bench_sft(name: str, model, opt, batch: dict, steps: int, flops: float, accum: int = 1) -> dict:
+    """Median of `steps` timed optimizer steps (each `accum` forward/backward micro-batches) after one warm-up."""
     reset_peak()
     times, loss, params = [], None, [p for g in opt.param_groups for p in g["params"]]
     try:
         for s in range(steps + 1):
             t0 = now()
-            loss = sft_loss(model, batch)
-            loss.backward()
+            for _ in range(accum):
+                loss = sft_loss(model, batch)
+                (loss / accum).backward()
             with_grad = sum(p.grad is not None for p in params) / len(params)
+            t1 = now()
             opt.step()
             opt.zero_grad(set_to_none=True)
             if s:
-                times.append(now() - t0)
+                times.append((now() - t0, now() - t1))
     except torch.OutOfMemoryError as exc:
         opt.zero_grad(set_to_none=True)
         return {"name": name, "oom": str(exc).splitlines()[0][:160], "peak_gib": peak_gib()}
-    step, tokens = float(np.median(times)), int(batch["attention_mask"].sum())
-    return {"name": name, "step_s": round(step, 4), "tokens": tokens, "tokens_per_s": round(tokens / step, 1),
-            "tflops_per_s": round(flops / step / 1e12, 1), "mfu": mfu(flops, step), "peak_gib": peak_gib(),
-            "loss": round(loss.item(), 4), "params_with_grad": round(with_grad, 3), "steps_timed": len(times)}
+    step, tokens = float(np.median([t for t, _ in times])), accum * int(batch["attention_mask"].sum())
+    return {"name": name, "step_s": round(step, 4), "opt_step_s": round(float(np.median([o for _, o in times])), 4),
+            "accum": accum, "tokens": tokens, "tokens_per_s": round(tokens / step, 1),
+            "tflops_per_s": round(accum * flops / step / 1e12, 1), "mfu": mfu(accum * flops, step),
+            "peak_gib": peak_gib(), "loss": round(loss.item(), 4), "params_with_grad": round(with_grad, 3),
+            "steps_timed": len(times)}
 
 
-# ---- GRPO ------------------------------------------------------------------------------------------------------
-class Scorer:
-    """Stands in for `self` so VideoGRPOTrainer's log-prob pass runs unchanged on these rows."""
-
-    def __init__(self, proc, videos: list[dict]):
-        self.processing_class, self._active_videos = proc, videos
-        self.accelerator = types.SimpleNamespace(autocast=amp)
-
-    def _video_fields(self, videos, device=None):
-        return VideoGRPOTrainer._video_fields(videos, device)
-
-    def _mm_token_type_ids(self, input_ids):
-        return VideoGRPOTrainer._mm_token_type_ids(self, input_ids)
-
-    def logps(self, model, ids, mask, keep, batch_size, entropy=False):
-        if TRL:
-            return VideoGRPOTrainer._get_per_token_logps_and_entropies(self, model, ids, mask, keep, batch_size,
-                                                                      compute_entropy=entropy)[0]
-        fields = {k: torch.cat([v[k] for v in self._active_videos]).to(ids.device) for k in self._active_videos[0]}
-        mm = torch.tensor(self.processing_class.create_mm_token_type_ids(ids.tolist()), device=ids.device)
-        with amp():
-            logits = model(input_ids=ids, attention_mask=mask, mm_token_type_ids=mm, logits_to_keep=keep + 1,
-                           **fields).logits[:, :-1].float()
-        return torch.log_softmax(logits, -1).gather(-1, ids[:, -keep:, None]).squeeze(-1)
-
-
-def generate(model, hf, proc, ids: torch.Tensor, videos: list[dict], max_new: int) -> tuple[torch.Tensor, float]:
-    """Sampled rollouts (temperature 1.0, no top-k/top-p), vision placeholders suppressed; (sequences, seconds)."""
-    fields = {k: torch.cat([v[k] for v in videos]).to(ids.device) for k in videos[0]}
-    mm = torch.tensor(proc.create_mm_token_type_ids(ids.tolist()), device=ids.device)
-    suppress = vision_token_ids(proc, hf) if TRL else [hf.config.video_token_id, hf.config.image_token_id]
-    t0 = now()
-    set_gc(hf, False)
-    model.eval()
-    with torch.no_grad(), amp():
-        seq = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), mm_token_type_ids=mm, **fields,
-                             do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=max_new,
-                             suppress_tokens=suppress, use_cache=True)
-    model.train()
-    set_gc(hf, True)
-    return seq, now() - t0
+# ---- rollouts and GRPO -----------------------------------------------------------------------------------------
+def bench_rollouts(model, hf, proc, prompts, video, a) -> dict:
+    g, n, dev = a.generations, a.gen_tokens, a.device
+    res = {"hbm_copy_tb_per_s": None, "matmul_bf16_tflops": None}
+    bw, tf = rw.hbm_bandwidth(), rw.matmul_tflops()
+    res.update(hbm_copy_tb_per_s=bw and round(bw / 1e12, 3), matmul_bf16_tflops=tf and round(tf, 1))
+    res["logp_check"] = rw.logp_check(model, hf, proc, prompts[0], video, a.suppress, Scorer(proc, [video] * 4),
+                                      min(64, n))
+    fast_generate(model, hf, proc, prompts[:2], video, g, 8, a.suppress)  # warm-up
+    ids = torch.tensor([prompts[0]] * g, device=dev)
+    hf_generate(model, hf, proc, ids, [video] * g, 2, a.suppress)  # warm-up
+    prefill = hf_generate(model, hf, proc, ids, [video] * g, 1, a.suppress)[1]
+    seq, t = hf_generate(model, hf, proc, ids, [video] * g, n, a.suppress)
+    steps = seq.size(1) - ids.size(1) - 1
+    res["hf_1x8"] = rw.summary(f"HF generate, 1 prompt x {g}", g, n, t, prefill, steps, t - prefill)
+    for key, p in (("fast_1x8", prompts[:1]), ("fast_paper", prompts)):
+        _, t, ro = fast_generate(model, hf, proc, p, video, g, n, a.suppress)
+        res[key] = rw.summary(f"fast rollouts ({ro.attention}, cuda_graph={ro.cuda_graph}), {len(p)} prompts x {g}",
+                              len(p) * g, n, t, ro.prefill_s, ro.decode_steps, ro.decode_s)
+        if ro.graph_error:
+            res[key]["graph_error"] = ro.graph_error
+        if bw:
+            res[key]["bound"] = bound(hf, [len(x) for x in p], len(p) * g, ro.decode_steps, bw, tf)
+            b = res[key]["bound"]
+            res[key]["decode_vs_bw_bound"] = round(res[key]["decode_tokens_per_s"] / b["bw_bound_tokens_per_s"], 3)
+            res[key]["decode_vs_no_sharing_bound"] = round(res[key]["decode_tokens_per_s"]
+                                                           / b["bw_bound_no_sharing_tokens_per_s"], 3)
+            res[key]["decode_vs_roofline"] = round(res[key]["decode_tokens_per_s"] / b["roofline_tokens_per_s"], 3)
+        res[key]["vs_hf_1x8"] = ratio(res[key], res["hf_1x8"], ("rollout_tokens_per_s", "decode_tokens_per_s"))
+        res[key]["vs_today_132_9"] = round(res[key]["rollout_tokens_per_s"] / 132.9, 2)
+    res["peak_gib"] = peak_gib()
+    return res
 
 
-def grpo_step(model, hf, proc, ex, prompt_ids, video, opt, a, max_new: int) -> dict:
-    dev, g, tok = a.device, a.generations, proc.tokenizer
-    videos = [video] * g  # each rollout row carries its own copy of the video, as VideoGRPOTrainer batches them
-    ids = torch.tensor([prompt_ids] * g, device=dev)
-    seq, t_gen = generate(model, hf, proc, ids, videos, max_new)
-    comp = seq[:, ids.size(1):]
-    eos = comp == hf.generation_config.eos_token_id
-    first = torch.where(eos.any(1), eos.int().argmax(1), comp.size(1))
-    cmask = (torch.arange(comp.size(1), device=dev)[None] <= first[:, None]).long()
-    texts = [tok.decode([t for t in row.tolist() if t < len(tok)]) for row in comp]
-    rewards = torch.tensor([videokr_reward(t, ex.solution, ex.problem_type) for t in texts], device=dev)
-    adv = (rewards - rewards.mean()) / (rewards.std() + 1e-4)
-    full, mask, keep = torch.cat([ids, comp], 1), torch.cat([torch.ones_like(ids), cmask], 1), comp.size(1)
-    t1, t_ref, n_items, loss_sum, mb = now(), 0.0, cmask.sum(), 0.0, a.micro_batch
-    for s in range(0, g, mb):  # per-device micro-batches (gradient accumulation inside one optimizer step)
-        sl, scorer = slice(s, s + mb), Scorer(proc, videos[s:s + mb])
-        tr = now()
-        with torch.no_grad(), model.disable_adapter():  # reference model = the base without the adapter
-            ref = scorer.logps(model, full[sl], mask[sl], keep, mb)
-        t_ref += now() - tr
-        logp = scorer.logps(model, full[sl], mask[sl], keep, mb, entropy=True)
-        d = ref - logp
-        per_tok = -torch.exp(logp - logp.detach()) * adv[sl, None] + a.beta * (torch.exp(d) - d - 1)
-        loss = (per_tok * cmask[sl]).sum() / n_items  # DAPO: normalised by the tokens of the whole batch
-        loss.backward()
-        loss_sum += loss.item()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    return {"gen_s": t_gen, "train_s": now() - t1, "ref_s": t_ref, "new_tokens": int(cmask.sum()), "loss": loss_sum,
-            "seq_lens": [int(x) for x in mask.sum(1)], "reward_mean": float(rewards.mean())}
-
-
-def bench_grpo(model, hf, proc, ex, frames, opt, a, c, dims) -> dict:
-    prompt_ids, video = rl_prompt(proc, ex, frames)
-    grpo_step(model, hf, proc, ex, prompt_ids, video, opt, a, max_new=4)  # warm-up
+def bench_grpo(model, hf, proc, ex, prompts, video, opt, a, c, dims, fast: bool) -> dict:
+    grpo_step(model, hf, proc, ex, prompts[:1], video, opt, a, 4, fast)  # warm-up
     reset_peak()
-    ids = torch.tensor([prompt_ids] * a.generations, device=a.device)
-    prefill = generate(model, hf, proc, ids, [video] * a.generations, 1)[1]  # one token: the prefill
-    runs = [grpo_step(model, hf, proc, ex, prompt_ids, video, opt, a, a.gen_tokens) for _ in range(a.grpo_steps)]
-    r = runs[-1]
-    vis = vision_flops(c, dims["vision"], torch.cat([video["video_grid_thw"]] * a.generations))
+    runs = [grpo_step(model, hf, proc, ex, prompts, video, opt, a, a.gen_tokens, fast) for _ in range(a.grpo_steps)]
+    r, grid = runs[-1], video["video_grid_thw"]
+    vis = vision_flops(c, dims["vision"], torch.cat([grid] * len(r["seq_lens"])))
     flops = (lm_flops(c, dims["text"], r["seq_lens"], r["new_tokens"], 1) + vis     # reference pass
              + lm_flops(c, dims["text"], r["seq_lens"], r["new_tokens"], 3) + vis)  # policy forward + backward
     gen, train = (float(np.median([x[k] for x in runs])) for k in ("gen_s", "train_s"))
-    return {"rollouts": a.generations, "max_new_tokens": a.gen_tokens, "prompt_tokens": len(prompt_ids),
-            "generated_tokens": r["new_tokens"], "gen_s": round(gen, 3), "prefill_s": round(prefill, 3),
-            "gen_tokens_per_s": round(r["new_tokens"] / gen, 1),
-            "decode_tokens_per_s": round((r["new_tokens"] - a.generations) / max(gen - prefill, 1e-9), 1),
-            "train_s": round(train, 3), "ref_pass_s": round(float(np.median([x["ref_s"] for x in runs])), 3),
+    return {"generation": "fast (train.rollout)" if fast else "HF generate", "prompts": len(prompts),
+            "rollouts": len(r["seq_lens"]), "max_new_tokens": a.gen_tokens, "generated_tokens": r["new_tokens"],
+            "gen_s": round(gen, 3), "gen_tokens_per_s": round(r["new_tokens"] / gen, 1), "train_s": round(train, 3),
+            "ref_pass_s": round(float(np.median([x["ref_s"] for x in runs])), 3),
+            "opt_step_s": round(float(np.median([x["opt_s"] for x in runs])), 3),
             "train_tokens": sum(r["seq_lens"]), "train_tokens_per_s": round(sum(r["seq_lens"]) / train, 1),
-            "train_model_tflop": round(flops / 1e12, 1), "train_tflops_per_s": round(flops / train / 1e12, 1),
-            "train_mfu": mfu(flops, train), "step_s": round(gen + train, 3), "peak_gib": peak_gib(),
-            "loss": round(r["loss"], 5), "reward_mean": r["reward_mean"], "steps_timed": len(runs)}
+            "train_mfu": mfu(flops, train), "step_s": round(gen + train, 3), "gen_share": round(gen / (gen + train), 3),
+            "peak_gib": peak_gib(), "loss": round(r["loss"], 5), "reward_mean": r["reward_mean"],
+            "steps_timed": len(runs)}
+
+
+def bench_full_ft(model, batch, a, flops) -> dict:
+    """SFT of the whole LM (vision tower frozen) with BF16AdamW; checkpointing on the LM only (the frozen tower has
+    no activations to keep); without checkpointing; and 4 micro-batches per optimizer step."""
+    base = model.unload()
+    for n, p in base.named_parameters():
+        p.requires_grad_(".visual." not in f".{n}")
+    params = [p for p in base.parameters() if p.requires_grad]
+    opt = BF16AdamW(params, lr=1e-5, compile=CUDA)
+    out = {"trainable_params": sum(p.numel() for p in params)}
+    for key, name, on, accum in (("gc", "full LM, BF16AdamW, gc", True, 1),
+                                 ("no_gc", "full LM, BF16AdamW, no gc", False, 1),
+                                 ("no_gc_accum4", "full LM, BF16AdamW, no gc, 4 micro-batches/step", False, 4),
+                                 ("gc_accum4", "full LM, BF16AdamW, gc, 4 micro-batches/step", True, 4)):
+        set_gc(base, on)
+        out[key] = bench_sft(name, base, opt, batch, a.steps, flops, accum)
+    out["optimizer_compiled"] = opt.compiled
+    return out
 
 
 # ---- main ------------------------------------------------------------------------------------------------------
@@ -263,13 +235,16 @@ def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tiny", action="store_true", help="tiny dims, 8 frames at 56x56, CPU fp32 (smoke test)")
     ap.add_argument("--steps", type=int, default=3, help="timed SFT steps per configuration (after one warm-up)")
-    ap.add_argument("--grpo-steps", type=int, default=2, help="timed GRPO steps (after a short warm-up step)")
+    ap.add_argument("--grpo-steps", type=int, default=1, help="timed GRPO steps (after a short warm-up step)")
     ap.add_argument("--gen-tokens", type=int, default=None, help="max_new_tokens per rollout (256; tiny 16)")
     ap.add_argument("--generations", type=int, default=8)
+    ap.add_argument("--prompts", type=int, default=None, help="prompts in the rollout figure (32, the paper's batch)")
+    ap.add_argument("--grpo-prompts", type=int, default=None, help="prompts in the timed GRPO steps (2; tiny 1)")
     ap.add_argument("--micro-batch", type=int, default=8, help="GRPO rows per log-prob pass (train.grpo: 8)")
     ap.add_argument("--beta", type=float, default=0.01)
     ap.add_argument("--lora-r", type=int, default=64)
-    ap.add_argument("--no-full-ft", action="store_true", help="skip the full-LM pure-bf16 AdamW SFT extra")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["sft", "rollouts", "grpo", "full_ft"])
+    ap.add_argument("--no-full-ft", action="store_true", help="same as --skip full_ft")
     ap.add_argument("--out", default=None, help="write the report here (default $OUT/bench_train_gpu.txt if set)")
     a = ap.parse_args(argv)
     if not a.tiny and not torch.cuda.is_available():  # `make bench` on a CPU machine: the 7B run needs a GPU
@@ -277,6 +252,10 @@ def parse(argv=None):
         a.tiny = True
     a.device = "cpu" if a.tiny else "cuda"
     a.gen_tokens = a.gen_tokens or (16 if a.tiny else 256)
+    a.prompts = a.prompts or (2 if a.tiny else 32)
+    a.grpo_prompts = a.grpo_prompts or (1 if a.tiny else 2)
+    if a.no_full_ft:
+        a.skip.append("full_ft")
     return a
 
 
@@ -284,7 +263,8 @@ def main(argv=None) -> dict:
     global CUDA
     from peft import LoraConfig, get_peft_model
     a = parse(argv)
-    CUDA, dims = a.device == "cuda", TINY if a.tiny else SEVEN_B
+    CUDA = rw.CUDA = a.device == "cuda"
+    dims = TINY if a.tiny else SEVEN_B
     t0 = time.perf_counter()
     hf, proc = build(dims, a.device, torch.bfloat16 if CUDA else torch.float32)
     if TRL:
@@ -302,77 +282,99 @@ def main(argv=None) -> dict:
     sft_flops = lm_flops(c, dims["text"], [seq], n_resp, 3) + vision_flops(c, dims["vision"], grid)
     res = {"device": torch.cuda.get_device_name() if CUDA else "cpu", "torch": torch.__version__,
            "transformers": __import__("transformers").__version__, "trl": TRL and __import__("trl").__version__,
-           "trl_error": None if TRL else TRL_ERROR, "dtype": "bf16" if CUDA else "fp32", "params": c,
+           "trl_error": rw.TRL_ERROR, "dtype": "bf16" if CUDA else "fp32", "params": c,
            "lora_r": a.lora_r, "lora_params": sum(p.numel() for p in trainable),
            "build_s": round(time.perf_counter() - t0, 1), "frames": dims["frames"], "frame_side": dims["side"],
            "video_grid_thw": grid.tolist(), "video_tokens": int((batch["input_ids"] == hf.config.video_token_id).sum()),
            "sft_seq_tokens": seq, "sft_response_tokens": n_resp, "sft_model_tflop": round(sft_flops / 1e12, 2),
-           "vision_fwd_one_video_s": {"cudnn_sdpa": round(vision_time(hf, batch, True), 4),
-                                      "no_cudnn_sdpa": round(vision_time(hf, batch, False), 4)}}
-    cudnn = res["vision_fwd_one_video_s"]["cudnn_sdpa"] <= res["vision_fwd_one_video_s"]["no_cudnn_sdpa"]
-    opt = torch.optim.AdamW(trainable, lr=1e-5, fused=CUDA)
-    torch.backends.cuda.enable_cudnn_sdp(True)
-    set_gc(hf, True, keep_hooks=True)
-    res["sft_stock"] = bench_sft("lora+gc, stock setup (peft/transformers hooks: vision tower back-propagated; "
-                                 "cuDNN SDPA)", model, opt, batch, a.steps, sft_flops)
-    hf.disable_input_require_grads()
+           "argv": sys.argv[1:] if argv is None else argv}
+    cudnn = True
+    if "sft" not in a.skip:
+        res["vision_fwd_one_video_s"] = {"cudnn_sdpa": round(vision_time(hf, batch, True), 4),
+                                         "no_cudnn_sdpa": round(vision_time(hf, batch, False), 4)}
+        cudnn = res["vision_fwd_one_video_s"]["cudnn_sdpa"] <= res["vision_fwd_one_video_s"]["no_cudnn_sdpa"]
+        opt = torch.optim.AdamW(trainable, lr=1e-5, fused=CUDA)
+        torch.backends.cuda.enable_cudnn_sdp(True)
+        set_gc(hf, True, keep_hooks=True)
+        res["sft_stock"] = bench_sft("lora+gc, stock setup (peft/transformers hooks: vision tower back-propagated; "
+                                     "cuDNN SDPA)", model, opt, batch, a.steps, sft_flops)
+        hf.disable_input_require_grads()
+        torch.backends.cuda.enable_cudnn_sdp(cudnn)
+        set_gc(hf, True)
+        res["sft_lora_gc"] = bench_sft(f"lora+gc (ours: frozen tower forward only; {'cuDNN' if cudnn else 'non-cuDNN'}"
+                                       " SDPA)", model, opt, batch, a.steps, sft_flops)
+        set_gc(hf, False)
+        res["sft_lora_no_gc"] = bench_sft("lora, no gc (ours without checkpointing)", model, opt, batch, a.steps,
+                                          sft_flops)
+        set_gc(hf, True)
+        for key, b in (("ratio_ours_vs_stock", "sft_stock"), ("ratio_ours_vs_no_gc", "sft_lora_no_gc")):
+            res[key] = ratio(res["sft_lora_gc"], res[b], ("step_s", "tokens_per_s", "peak_gib"))
+        del opt
+        report(res, a, final=False)
     torch.backends.cuda.enable_cudnn_sdp(cudnn)
-    set_gc(hf, True)
-    res["sft_lora_gc"] = bench_sft(f"lora+gc (ours: frozen tower forward only; {'cuDNN' if cudnn else 'non-cuDNN'}"
-                                   " SDPA)", model, opt, batch, a.steps, sft_flops)
-    report(res, a, final=False)
-    set_gc(hf, False)
-    res["sft_lora_no_gc"] = bench_sft("lora, no gc (ours without checkpointing)", model, opt, batch, a.steps,
-                                      sft_flops)
-    set_gc(hf, True)
-    for key, base in (("ratio_ours_vs_stock", "sft_stock"), ("ratio_ours_vs_no_gc", "sft_lora_no_gc")):
-        b, o = res["sft_lora_gc"], res[base]
-        if "oom" not in o and "oom" not in b:
-            res[key] = {"step_time": round(b["step_s"] / o["step_s"], 3),
-                        "tokens_per_s": round(b["tokens_per_s"] / o["tokens_per_s"], 3),
-                        "peak_memory": b["peak_gib"] and round(b["peak_gib"] / o["peak_gib"], 3)}
-    report(res, a, final=False)
-    opt = torch.optim.AdamW(trainable, lr=5e-6, fused=CUDA)
-    try:
-        res["grpo_lora_gc"] = bench_grpo(model, hf, proc, ex, frames, opt, a, c, dims)
-    except torch.OutOfMemoryError as exc:
-        res["grpo_lora_gc"] = {"oom": str(exc).splitlines()[0][:160], "peak_gib": peak_gib()}
-    del opt, trainable
-    report(res, a, final=False)
-    if not a.no_full_ft:  # the extra: the whole LM trained (vision frozen), pure-bf16 AdamW
-        base = model.unload()
-        for n, p in base.named_parameters():
-            p.requires_grad_(".visual." not in f".{n}")
-        params = [p for p in base.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=1e-5, fused=CUDA)
-        res["sft_full_lm_bf16_adamw"] = bench_sft("full LM, pure-bf16 AdamW, gc", base, opt, batch, a.steps,
-                                                  sft_flops)
-        res["sft_full_lm_bf16_adamw"]["trainable_params"] = sum(p.numel() for p in params)
+    prompt_ids, video = rl_prompt(proc, ex, frames)
+    prompts = rw.distinct_prompts(prompt_ids, hf.config.vision_end_token_id, a.prompts)
+    a.suppress = rw.suppress_ids(proc, hf)
+    res["rl_prompt_tokens"] = len(prompt_ids)
+    if "rollouts" not in a.skip:
+        phase(res, "rollouts", bench_rollouts, model, hf, proc, prompts, video, a)
+        report(res, a, final=False)
+    if "grpo" not in a.skip:
+        opt = torch.optim.AdamW(trainable, lr=5e-6, fused=CUDA)
+        for key, fast in (("grpo_fast", True), ("grpo_hf", False)):
+            phase(res, key, bench_grpo, model, hf, proc, ex, prompts[:a.grpo_prompts], video, opt, a, c, dims, fast)
+            report(res, a, final=False)
+        res["ratio_grpo_fast_vs_hf"] = ratio(res["grpo_fast"], res["grpo_hf"], ("step_s", "gen_s", "gen_tokens_per_s"))
+        del opt
+    del trainable
+    if "full_ft" not in a.skip:
+        phase(res, "full_ft", bench_full_ft, model, batch, a, sft_flops)
+        for k, v in res["full_ft"].items():
+            if isinstance(v, dict) and "sft_lora_gc" in res:
+                v["vs_lora_gc"] = ratio(v, res["sft_lora_gc"], ("tokens_per_s", "mfu", "peak_gib"))
     report(res, a)
     return res
 
 
 def report(res: dict, a, final: bool = True) -> None:
     """Print the figures (final only) and write them, with the raw JSON, to --out / $OUT (also after each phase)."""
-    c = res["params"]
+    c, dump = res["params"], lambda d: json.dumps({k: v for k, v in d.items() if k != "name"})  # noqa: E731
     lines = [f"bench_train_gpu  device={res['device']}  torch={res['torch']}  transformers={res['transformers']}  "
-             f"trl={res['trl']}  {res['dtype']}  tiny={a.tiny}",
+             f"trl={res['trl']}  {res['dtype']}  tiny={a.tiny}  argv={' '.join(res['argv'])}",
              f"  params {c['total'] / 1e9:.3f} B (LM layers {c['lm_layers'] / 1e9:.3f}, lm_head {c['lm_head'] / 1e9:.3f},"
              f" vision {(c['vis_blocks'] + c['vis_merger']) / 1e9:.3f}); LoRA r={res['lora_r']}: "
              f"{res['lora_params'] / 1e6:.1f} M trainable; built in {res['build_s']} s",
              f"  video {res['frames']} frames {res['frame_side']}px, grid_thw {res['video_grid_thw']} -> "
              f"{res['video_tokens']} tokens; SFT sequence {res['sft_seq_tokens']} tokens, {res['sft_response_tokens']} "
-             f"in the loss; model FLOPs/step {res['sft_model_tflop']} T; vision tower fwd (1 video, SDPA per window) "
-             f"s: {res['vision_fwd_one_video_s']}"]
+             f"in the loss; model FLOPs/step {res['sft_model_tflop']} T; vision tower fwd (1 video) s: "
+             f"{res.get('vision_fwd_one_video_s')}"]
     if res["trl_error"]:
         lines.append(f"  trl not importable ({res['trl_error']}): passes written directly, same math")
-    lines += [f"  SFT {res[k]['name']}: " + json.dumps({x: y for x, y in res[k].items() if x != "name"})
-              for k in ("sft_stock", "sft_lora_gc", "sft_lora_no_gc", "sft_full_lm_bf16_adamw") if k in res]
+    lines += [f"  SFT {res[k]['name']}: " + dump(res[k]) for k in ("sft_stock", "sft_lora_gc", "sft_lora_no_gc")
+              if k in res]
     for key, what in (("ratio_ours_vs_stock", "stock setup"), ("ratio_ours_vs_no_gc", "ours without checkpointing")):
         if key in res:
             lines.append(f"  RATIO ours / {what}, same run: " + json.dumps(res[key]))
-    if "grpo_lora_gc" in res:
-        lines.append("  GRPO lora+gc: " + json.dumps(res["grpo_lora_gc"]))
+    ro = res.get("rollouts", {})
+    if ro:
+        lines.append(f"  ROLLOUTS ({res['rl_prompt_tokens']} prompt tokens, {a.generations} rollouts per prompt, "
+                     f"{a.gen_tokens} new tokens): HBM copy {ro.get('hbm_copy_tb_per_s')} TB/s, bf16 matmul "
+                     f"{ro.get('matmul_bf16_tflops')} TFLOP/s; check {json.dumps(ro.get('logp_check'))}")
+        for k in ("hf_1x8", "fast_1x8", "fast_paper"):
+            if k in ro:
+                lines.append(f"    {ro[k]['name']}: " + dump(ro[k]))
+        if "error" in ro or "oom" in ro:
+            lines.append("    ROLLOUTS FAILED: " + json.dumps(ro))
+    for k in ("grpo_fast", "grpo_hf"):
+        if k in res:
+            lines.append(f"  GRPO step ({res[k].get('generation', k)}): " + dump(res[k]))
+    if "ratio_grpo_fast_vs_hf" in res:
+        lines.append("  RATIO GRPO step fast / HF generate, same run: " + json.dumps(res["ratio_grpo_fast_vs_hf"]))
+    for k, v in res.get("full_ft", {}).items():
+        if isinstance(v, dict):
+            lines.append(f"  SFT {v.get('name', k)}: " + dump(v))
+        elif k != "trainable_params":
+            lines.append(f"  full_ft {k}: {v}")
     lines.append(f"  MFU = model FLOPs / time / {HOPPER_BF16_DENSE / 1e12:.0f} TFLOP/s (H100/H200 SXM bf16 dense); "
                  "formulas in the module docstring")
     text = "\n".join(lines)
