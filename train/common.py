@@ -31,12 +31,12 @@ class TrainParams:
     effective_batch: int = 32
     per_device_batch: int = 1
     max_steps: int = -1
-    save_steps: int = 500
+    save_steps: int = 500                     # a checkpoint (with its data order) every N optimizer steps
     save_total_limit: int | None = 2
     deepspeed: str | None = None
     bf16: bool | None = None
     gradient_checkpointing: bool = False
-    resume: bool = False
+    resume: bool = False                      # continue from the last complete checkpoint in `out`, if any
     seed: int = 0
     logging_steps: int = 1
 
@@ -112,9 +112,86 @@ def export_manifest(data_path: str | Path) -> dict:
     return {}
 
 
+RESUME_FILE = "videokr_resume.json"     # written into a checkpoint once it is complete: the data order it needs
+
+
 def last_checkpoint(out_dir: str | Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-    return get_last_checkpoint(str(out_dir)) if Path(out_dir).is_dir() else None
+    """The newest *complete* checkpoint (its resume file written after the trainer saved everything); a folder a
+    kill cut short is passed over. Checkpoints from before resume files existed count when their trainer state is
+    there."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+    root = Path(out_dir)
+    if not root.is_dir():
+        return None
+    done = [c for c in root.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if c.name.rsplit("-", 1)[-1].isdigit()
+            and ((c / RESUME_FILE).is_file() or (c / "trainer_state.json").is_file())]
+    with_marker = [c for c in done if (c / RESUME_FILE).is_file()]
+    pool = with_marker or done
+    return str(max(pool, key=lambda c: int(c.name.rsplit("-", 1)[-1]))) if pool else None
+
+
+def data_order(trainer, data_sha256: str) -> dict:
+    """What fixes the order of examples: the data file, the seed and the batch geometry. The trainer's checkpoint
+    holds the rest (global step, epoch, RNG states); on resume it regenerates the epoch's permutation from the seed
+    and skips the batches already seen, so the order matches only when these are unchanged."""
+    a = trainer.args
+    return {"data_sha256": data_sha256, "seed": a.seed, "data_seed": a.data_seed, "examples": len(trainer.train_dataset),
+            "per_device_batch": a.per_device_train_batch_size, "grad_accum": a.gradient_accumulation_steps,
+            "world_size": a.world_size}
+
+
+def check_resume(checkpoint: str, expected: dict) -> dict:
+    """The checkpoint's data order, or ValueError naming what changed (resuming would replay other examples)."""
+    path = Path(checkpoint) / RESUME_FILE
+    if not path.is_file():
+        return {}
+    saved = json.loads(path.read_text())
+    changed = {k: (saved.get(k), v) for k, v in expected.items() if k in saved and saved[k] != v}
+    if changed:
+        raise ValueError(f"{checkpoint}: cannot resume, the data order changed since it was saved "
+                         f"({', '.join(f'{k}: {a} -> {b}' for k, (a, b) in changed.items())}); "
+                         f"use a new --out or delete the checkpoints to start over")
+    return saved
+
+
+def load_checkpoint_weights(model, checkpoint: str) -> None:
+    """Put the checkpoint's weights into `model`. The Trainer's own resume (transformers 5.23) loads the saved state
+    dict by raw key, but video-language models save legacy keys (`visual.*`, `model.layers.*`) that no longer match
+    the module tree (`model.visual.*`, `model.language_model.*`): nothing loads (only a warning), and training would
+    go on from the base weights with the checkpoint's optimizer state. from_pretrained applies the key mapping."""
+    from transformers import AutoModelForImageTextToText
+    dtype = next(model.parameters()).dtype
+    loaded = AutoModelForImageTextToText.from_pretrained(checkpoint, dtype=dtype)
+    missing, _ = model.load_state_dict(loaded.state_dict(), strict=False)
+    if missing:
+        raise RuntimeError(f"{checkpoint}: the checkpoint lacks {len(missing)} weights of the model, e.g. {missing[:3]}")
+    del loaded
+
+
+def progress_callbacks(kind: str, order: dict):
+    """Trainer callbacks: one stdout line per logging step (the local launcher streams stdout to the Airflow task
+    log), and the resume file written into each checkpoint once the trainer has saved it completely."""
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not state.is_world_process_zero or not logs:
+                return
+            parts = [f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in logs.items()
+                     if isinstance(v, (int, float)) and k != "epoch"]
+            print(f"[{kind}] step {state.global_step}/{state.max_steps} epoch {state.epoch or 0:.3f} "
+                  + " ".join(parts), flush=True)
+
+        def on_save(self, args, state, control, **kw):
+            if not state.is_world_process_zero:
+                return
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                (folder / RESUME_FILE).write_text(json.dumps(order | {"global_step": state.global_step,
+                                                                      "epoch": state.epoch}, sort_keys=True))
+                print(f"[{kind}] checkpoint {folder.name} saved", flush=True)
+
+    return [Progress()]
 
 
 def distributed_info(trainer) -> dict:
@@ -124,9 +201,17 @@ def distributed_info(trainer) -> dict:
 
 
 def train_and_save(trainer, p: TrainParams, kind: str, started: float) -> dict:
-    """Train (from the last checkpoint when p.resume), save model and processor to p.out; the run summary's common
-    part (the caller adds its own keys and writes it)."""
+    """Train (from the last complete checkpoint when p.resume, after checking the data order is the one it was
+    saved with), save model and processor to p.out; the run summary's common part (the caller adds its own keys)."""
+    order = data_order(trainer, file_sha256(p.data))
+    for cb in progress_callbacks(kind, order):
+        trainer.add_callback(cb)
     resume = last_checkpoint(p.out) if p.resume else None
+    if resume:
+        check_resume(resume, order)
+        if not getattr(trainer, "is_deepspeed_enabled", False):   # DeepSpeed restores its own shards
+            load_checkpoint_weights(trainer.model, resume)
+        print(f"[{kind}] resuming from {resume}", flush=True)
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(p.out)
     trainer.processing_class.save_pretrained(p.out)
@@ -134,9 +219,10 @@ def train_and_save(trainer, p: TrainParams, kind: str, started: float) -> dict:
     manifest = export_manifest(p.data)
     return {"kind": kind, "params": asdict(p), "resumed_from": resume, "global_step": trainer.state.global_step,
             "train_loss": result.training_loss, "losses": [h["loss"] for h in history if "loss" in h],
+            "loss_steps": [h["step"] for h in history if "loss" in h],
             "output_dir": p.out, "seconds": round(time.time() - started, 2), "manifest": manifest,
             "snapshot_id": manifest.get("snapshot_id"), "examples": len(trainer.train_dataset),
-            **distributed_info(trainer)}
+            "data_order": order, **distributed_info(trainer)}
 
 
 def write_summary(out_dir: str | Path, summary: dict) -> Path:

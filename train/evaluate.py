@@ -175,6 +175,10 @@ def evaluate(model_path: str, data: list[str], frames: tuple[int, ...] = FRAME_B
                                  "score": None if resp is None else score(it, resp, judge),
                                  "format": None if resp is None else format_reward(resp),
                                  "snapshot_id": m["snapshot_id"]})
+                ok = [u["score"] for u in unit if u["score"] is not None]
+                print(f"[eval] {Path(m['path']).name} frames {n} batch {b // batch_size + 1}/"
+                      f"{-(-len(items) // batch_size)} items {len(unit)}/{len(items)} accuracy "
+                      f"{sum(ok) / len(ok) if ok else float('nan'):.4f}", flush=True)   # one line per step
             log.info("eval %s frames=%d: %d items in %.1fs", m["path"], n, len(items), time.time() - started)
             if recorder:
                 recorder.commit(units[(m["path"], n)], result, unit)

@@ -5,7 +5,8 @@
 
 Paper defaults: lr 5e-6, 8 rollouts per prompt, temperature 1.0, KL coefficient (beta) 0.01, completions up to 2,048
 tokens, batch 32 prompts per optimizer step (x 8 rollouts = per-device rollouts x accumulation x world size),
-AdamW, 1 epoch, bf16 on GPU. Reward R = 0.1 * format + 0.9 * accuracy (train.rewards.videokr_reward).
+AdamW, 1 epoch, bf16 on GPU. Reward R = 0.1 * format + 0.9 * accuracy (train.rewards.videokr_reward, the release's
+reward; `--strict-format` rejects nested/multiple answer blocks, see train/rewards.py).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from train.common import (TrainParams, cpu_deepspeed_state, deepspeed_config, grad_accum_for, load_model_and_processor,
                           train_and_save, use_bf16, write_summary)
 from train.data import load_jsonl, prompt_text
-from train.rewards import trl_videokr_reward
+from train.rewards import trl_reward_func
 
 log = logging.getLogger("videokr.train")
 
@@ -32,6 +33,8 @@ class GRPOParams(TrainParams):
     per_device_batch: int = 8          # rollouts per device per micro-batch; a multiple of num_generations helps
     save_steps: int = 200
     record_generation_logps: bool = False
+    fast_rollout: bool = False         # train.rollout: prefix-shared, CUDA-graph decoding (Qwen2.5-VL)
+    strict_format: bool = False        # True: the stricter format check (no nested/multiple answer blocks)
 
 
 def grpo_config(p: GRPOParams):
@@ -68,9 +71,10 @@ def build_trainer(p: GRPOParams, model=None, processor=None):
     from train.video_grpo import VideoGRPOTrainer
     if model is None or processor is None:
         model, processor = load_model_and_processor(p.model, p.bf16)
-    return VideoGRPOTrainer(model=model, reward_funcs=[trl_videokr_reward], args=grpo_config(p),
+    return VideoGRPOTrainer(model=model, reward_funcs=[trl_reward_func(p.strict_format)], args=grpo_config(p),
                             train_dataset=rl_dataset(p.data), processing_class=processor, n_frames=p.frames,
-                            max_video_tokens=p.max_video_tokens, record_generation_logps=p.record_generation_logps)
+                            max_video_tokens=p.max_video_tokens, record_generation_logps=p.record_generation_logps,
+                            fast_rollout=p.fast_rollout)
 
 
 def run(p: GRPOParams, model=None, processor=None) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,14 +26,15 @@ def train_run_row(summary: dict, launcher: str = "local", status: str = "success
             "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)}
 
 
-def record_train_run(summary: dict | str | Path, wh=None, settings=None, launcher: str = "local") -> dict:
-    """Write one train_runs row (merge by train_run_id) inside a `train` stage run."""
+def record_train_run(summary: dict | str | Path, wh=None, settings=None, launcher: str | None = None) -> dict:
+    """Write one train_runs row (merge by train_run_id) inside a `train` stage run. The launcher defaults to the
+    one that started this process (VIDEOKR_LAUNCHER, set by train.launchers), else local."""
     from warehouse import Warehouse, stage_run
     if not isinstance(summary, dict):
         path = Path(summary)
         summary = json.loads((path / "videokr_run.json" if path.is_dir() else path).read_text())
     wh = wh or Warehouse(settings)
-    row = train_run_row(summary, launcher)
+    row = train_run_row(summary, launcher or os.environ.get("VIDEOKR_LAUNCHER") or "local")
     with stage_run(wh, f"train_{summary.get('kind')}", params={"train_run_id": row["train_run_id"]}) as run:
         counts = run.write("train_runs", [row])
     return {"run_id": run.run_id, "train_run_id": row["train_run_id"], "rows": counts}

@@ -48,7 +48,7 @@ class VideoGRPOTrainer(GRPOTrainer):
     """GRPO over video prompts. Dataset rows: `prompt` (chat messages, text only), `video_path`, reward columns."""
 
     def __init__(self, *args, n_frames: int = MAX_FRAMES, max_video_tokens: int = MAX_VIDEO_TOKENS,
-                 record_generation_logps: bool = False, **kwargs):
+                 record_generation_logps: bool = False, fast_rollout: bool = False, **kwargs):
         args_obj = kwargs.get("args")
         processing_class = kwargs.get("processing_class")
         model = kwargs.get("model", args[0] if args else None)
@@ -61,6 +61,7 @@ class VideoGRPOTrainer(GRPOTrainer):
         self.n_frames = n_frames
         self.max_video_tokens = max_video_tokens
         self.record_generation_logps = record_generation_logps
+        self.fast_rollout = fast_rollout  # train.rollout: shared-prefix static-cache decoding (Qwen2.5-VL)
         self._pending_paths: list[str] | None = None
         self._active_videos: list[dict] | None = None  # per sequence row: that row's video tensors
 
@@ -115,6 +116,9 @@ class VideoGRPOTrainer(GRPOTrainer):
 
     # ---- generation ---------------------------------------------------------------------------------------------
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        if self.fast_rollout and self._active_videos is not None and not self.use_vllm:
+            from train.rollout import trainer_rollouts
+            return trainer_rollouts(self, prompt_ids)
         if (not self.record_generation_logps or self._active_videos is None or self.use_vllm
                 or self.use_transformers_continuous_batching):
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,

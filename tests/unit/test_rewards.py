@@ -17,11 +17,17 @@ GOOD = "<think>The array is split in halves and merged.</think>\n<answer>B</answ
     ("<think>a</think><answer>B</answer> extra", 0.0),                 # text after
     ("<think>a</think> x <answer>B</answer>", 0.0),                    # text between
     ("<answer>B</answer><think>a</think>", 0.0),                       # wrong order
-    ("<think>a</think><answer>B</answer><answer>C</answer>", 0.0),     # two answers
     ("", 0.0),
 ])
 def test_format_reward(text, expected):
     assert format_reward(text) == expected
+    assert format_reward(text, strict=True) == expected
+
+
+@pytest.mark.parametrize("text", ["<think>a</think><answer>B</answer><answer>C</answer>",   # two answers
+                                  "<think>a <think>b</think></think><answer>B</answer>"])     # nested think
+def test_release_format_accepts_what_strict_rejects(text):
+    assert format_reward(text) == 1.0 and format_reward(text, strict=True) == 0.0
 
 
 def test_extract_answer():
@@ -35,6 +41,7 @@ def test_multiple_choice_exact_match():
     assert accuracy_reward(GOOD, "<answer>C</answer>", "multiple choice") == 0.0
     assert accuracy_reward("<answer>B. merge sort</answer>", "<answer>B</answer>", "multiple choice") == 0.0
     assert accuracy_reward("B", "<answer>B</answer>", "multiple choice") == 0.0   # untagged answer scores 0
+    assert accuracy_reward(GOOD, "<answer>b</answer>", "multiple choice") == 0.0  # case-sensitive
     assert accuracy_reward(GOOD, "B", "multiple choice") == 1.0                  # bare solution text accepted
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from train.launchers import TrainJob, cli_args, command, docker_spec, kubernetes_spec, launch
+from train.launchers import TrainJob, cli_args, command, docker_spec, kubernetes_spec, launch, launch_spec, remap
 
 ARGS = {"model": "/srv/videokr/models/base", "data": "/srv/videokr/exports/v1/videokr/sft.jsonl",
         "out": "/srv/videokr/runs/sft", "frames": 128, "deepspeed": "zero2", "bf16": False, "resume": True,
@@ -22,6 +22,8 @@ def test_cli_args_and_commands():
         TrainJob("train.nope", {})
     with pytest.raises(ValueError, match="unknown launcher"):
         launch(TrainJob("train.sft", ARGS), "slurm")
+    with pytest.raises(RuntimeError, match="KubernetesPodOperator"):        # not a spec mistaken for a result
+        launch(TrainJob("train.sft", ARGS), "kubernetes")
 
 
 def test_docker_spec_is_complete():
@@ -33,7 +35,7 @@ def test_docker_spec_is_complete():
     assert spec["mounts"] == [{"source": "/data/videokr", "target": "/srv/videokr", "type": "bind",
                                "read_only": False}]
     assert spec["environment"]["HF_HUB_OFFLINE"] == "1" and spec["environment"]["WANDB_DISABLED"] == "true"
-    assert spec["pool"] == "gpu" and spec["task_id"] == "videokr_sft" and spec["shm_size"]
+    assert spec["environment"]["VIDEOKR_LAUNCHER"] == "docker" and spec["shm_size"]
     for key in ("docker_url", "auto_remove", "mount_tmp_dir", "network_mode"):
         assert key in spec
 
@@ -42,15 +44,36 @@ def test_kubernetes_spec_requests_gpus():
     job = TrainJob("train.grpo", ARGS, gpus=8, name="grpo-physics")
     spec = kubernetes_spec(job, image="registry.example/videokr-gpu:0.1", namespace="ml", pvc="videokr-home")
     json.dumps(spec)
-    res = spec["container_resources"]
+    pod = spec["pod_template_dict"]["spec"]
+    res = pod["containers"][0]["resources"]
     assert res["limits"]["nvidia.com/gpu"] == "8" and res["requests"]["nvidia.com/gpu"] == "8"
     assert spec["cmds"] == ["torchrun"] and "train.grpo" in spec["arguments"]
     assert spec["namespace"] == "ml" and spec["name"] == "grpo-physics"
-    assert {"name": "home", "persistentVolumeClaim": {"claimName": "videokr-home"}} in spec["volumes"]
-    assert {"name": "dshm", "mountPath": "/dev/shm"} in spec["volume_mounts"]
-    assert spec["env_vars"]["VIDEOKR_HOME"] == "/srv/videokr"
+    assert {"name": "home", "persistentVolumeClaim": {"claimName": "videokr-home"}} in pod["volumes"]
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in pod["containers"][0]["volumeMounts"]
+    assert spec["env_vars"]["VIDEOKR_HOME"] == "/data/videokr"
     assert spec["tolerations"][0]["key"] == "nvidia.com/gpu"
-    assert spec["get_logs"] is True and spec["pool"] == "gpu" and spec["startup_timeout_seconds"] >= 600
+    assert spec["get_logs"] is True and spec["startup_timeout_seconds"] >= 600
+
+
+def test_launch_spec_remaps_the_home_and_takes_settings():
+    job = TrainJob("train.sft", {"model": "/models/base", "data": "/w/home/exports/v/sft.jsonl",
+                                 "out": "/w/home/runs/x/sft", "frames": [4, 8]}, env={"X": "/w/home/tmp"})
+    moved = remap(job, "/w/home", "/data/videokr")
+    assert moved.args["data"] == "/data/videokr/exports/v/sft.jsonl" and moved.args["model"] == "/models/base"
+    assert moved.env["X"] == "/data/videokr/tmp" and job.args["out"] == "/w/home/runs/x/sft"   # job unchanged
+    assert remap(TrainJob("train.sft", {"out": "/w/homework"}), "/w/home", "/d").args["out"] == "/w/homework"
+    k8s = launch_spec(job, "kubernetes", {"gpus": 4, "pvc": "home-claim", "node_selector": {"pool": "h100"},
+                                          "tolerations": []}, home="/w/home")
+    assert "/data/videokr/runs/x/sft" in k8s["arguments"] and k8s["node_selector"] == {"pool": "h100"}
+    assert k8s["tolerations"] == [] and k8s["cmds"] == ["torchrun"]
+    docker = launch_spec(job, "docker", {}, home="/w/home")          # same path inside: a plain bind mount
+    assert docker["mounts"] == [{"source": "/w/home", "target": "/w/home", "type": "bind", "read_only": False}]
+    assert docker["environment"]["VIDEOKR_HOME"] == "/w/home" and docker["command"][0] == "python"
+    local = launch_spec(job, "local", {"gpus": 2})
+    assert TrainJob(**local).gpus == 2 and TrainJob(**local).args == job.args
+    with pytest.raises(ValueError, match="unknown launcher"):
+        launch_spec(job, "slurm")
 
 
 def test_pipeline_plan_sft_then_grpo_then_evals():
