@@ -98,10 +98,12 @@ def test_jobs_never_import_airflow():
 
 def test_only_stages_stand_at_the_top_of_jobs():
     stages = {mod.split(".")[1] for mod in MODULES.values() if mod.startswith("jobs.")}
-    allowed = stages | {"card", "stages", "scope", "__init__"}   # card: `videokr card`, the dataset card stage
+    # card: `videokr card`, the dataset card; evalset: `videokr evalset build`, the curated evaluation set
+    allowed = stages | {"card", "evalset", "stages", "scope", "__init__"}
     top = {p.stem for p in (ROOT / "jobs").glob("*.py")} | {p.name for p in (ROOT / "jobs").iterdir()
                                                             if p.is_dir() and (p / "__init__.py").exists()}
-    wings = {"media", "dedup", "kb", "llm", "prompts", "review", "screening", "sources", "verification"}
+    wings = {"media", "dedup", "eval_curation", "kb", "llm", "prompts", "review", "screening", "sources",
+             "verification"}
     assert top - allowed - wings == set(), f"not a stage: {sorted(top - allowed - wings)}"
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from videokr.review_app import auth
+import videokr.review_app.auth as auth
 
 PAGE = Path(__file__).parent / "static" / "reannotate.html"
 THUMB_SIDE, FULL_SIDE = 240, 1280
