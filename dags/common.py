@@ -35,6 +35,21 @@ def subjects_param() -> Param:
                  description="Subject ids (slugs, e.g. physics) to (re)process; empty means all subjects.")
 
 
+def form_friendly(params: dict) -> dict:
+    """Params whose documented default is "empty" ("" = the configured value) made nullable: the UI's trigger form
+    treats an empty field of a non-null type as missing and keeps the Trigger button disabled until it is typed.
+    Such a param's default becomes None (jobs read None and "" alike: the configured value)."""
+    out = {}
+    for name, p in params.items():
+        schema = dict(getattr(p, "schema", {}) or {})
+        kind = schema.get("type")
+        if isinstance(p, Param) and p.value == "" and kind and "null" not in (kind if isinstance(kind, list) else [kind]):
+            schema["type"] = ["null", *(kind if isinstance(kind, list) else [kind])]
+            p = Param(None, **schema)
+        out[name] = p
+    return out
+
+
 def triggering_subjects(context) -> list[str]:
     """Subjects carried by the asset events that triggered this run (the backfill scope), else []."""
     subjects: set[str] = set()
@@ -88,7 +103,7 @@ def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: li
     out_assets = [asset(t) for t in outlets]
     dag = DAG(
         dag_id=stage, schedule=schedule, catchup=False, max_active_runs=1, doc_md=doc_md,
-        tags=["videokr", *tags], params={"subjects": subjects_param(), **(params or {})},
+        tags=["videokr", *tags], params=form_friendly({"subjects": subjects_param(), **(params or {})}),
         default_args=DEFAULT_ARGS | {"execution_timeout": timeout, "on_failure_callback": record_failure},
         # Airflow 3.3's dag.test() cannot evaluate deadline alerts (DagRun.update_state looks up the serialized
         # alert dicts as ids), so `videokr run` (in-process) parses DAGs with VIDEOKR_DAG_TEST=1 and no deadlines.

@@ -22,7 +22,8 @@ from airflow.sdk import DAG, TaskGroup, task
 from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
-from dags.common import DEFAULT_ARGS, asset, deadline_missed, record_failure, subjects_param, triggering_subjects
+from dags.common import (DEFAULT_ARGS, asset, deadline_missed, form_friendly, record_failure, subjects_param,
+                         triggering_subjects)
 
 GPU_QUEUE = "gpu"
 LAUNCHERS = ("local", "docker", "kubernetes")
@@ -64,7 +65,8 @@ def launch_dag(stage: str, *, steps: list[str], prepare: str, finish: str, sched
     out_assets = [asset(t) for t in outlets]
     dag = DAG(
         dag_id=stage, schedule=schedule, catchup=False, max_active_runs=1, doc_md=doc_md,
-        tags=["videokr", *tags, f"launcher:{launcher}"], params={"subjects": subjects_param(), **(params or {})},
+        tags=["videokr", *tags, f"launcher:{launcher}"],
+        params=form_friendly({"subjects": subjects_param(), **(params or {})}),
         default_args=DEFAULT_ARGS | {"execution_timeout": timedelta(hours=1), "on_failure_callback": record_failure},
         deadline=DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=deadline,
                                callback=AsyncCallback(deadline_missed, kwargs={"stage": stage}))

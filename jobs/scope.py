@@ -33,11 +33,23 @@ def check_subjects(stage: str, subjects: list[str], settings: Settings | None = 
     return list(subjects)
 
 
+# Subjects a mapped stage has work (or rows to clean up) for: its input rows, and its own earlier output. A subject
+# with neither would be an empty task (a task start, a warehouse connection and a `runs` row, for nothing).
+WORK = {"generate": "SELECT subject_id FROM screening WHERE decision = 'keep' UNION SELECT subject_id FROM candidates",
+        "verify": "SELECT subject_id FROM candidates UNION SELECT subject_id FROM verified_qa"}
+
+
 def partitions(stage: str, subjects: list[str], settings: Settings | None = None) -> list[list[str]]:
     """Work partitions for mapped tasks: the job's own `partitions` when it has one (e.g. only subjects with
-    videos), else one per subject in scope (all subjects when the scope is empty)."""
+    videos), else one per subject in scope (all subjects when the scope is empty) that has work (WORK)."""
     from jobs.stages import job
     mod = job(stage)
+    settings = settings or Settings.load()
     if hasattr(mod, "partitions"):
         return mod.partitions(settings=settings, subjects=subjects or None)
-    return [[s] for s in (subjects or known_subjects(settings or Settings.load(), stage))]
+    scope = subjects or known_subjects(settings, stage)
+    if stage in WORK:
+        with Warehouse(settings, read_only=True) as wh:
+            have = set(wh.query(WORK[stage])["subject_id"].to_list())
+        scope = [s for s in scope if s in have]
+    return [[s] for s in scope]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -64,6 +65,16 @@ def first_run(tmp_path_factory):
 def test_run_produces_knowledge_bank_tables_and_run_records(first_run):
     home, out, _ = first_run
     assert "== rows per table ==" in out and "knowledge_bank" in out
+    from jobs.stages import registered
+    # quiet: progress lines and the summary, no Airflow log; one summary row per stage, partitions folded
+    assert len(out.splitlines()) < 40 + 8 * len(registered()) and "Filling up the DagBag" not in out
+    table = out.split("== stages ==")[1].split("== rows per table ==")[0]
+    for stage in registered():
+        assert len(re.findall(rf"^│{stage}\s", table, flags=re.M)) == 1, stage
+        assert re.search(rf"^✔ {stage}\s", out, flags=re.M), stage          # its progress line, finished
+    # Airflow's logs went to the task log files the UI reads
+    logs = list((home / "airflow" / "logs" / "dag_id=knowledge_bank").glob("run_id=*/task_id=work.run_stage/attempt=1.log"))
+    assert logs and "knowledge_points inserted=" in logs[0].read_text()
     counts = _counts(home)
     assert counts["disciplines"] == 4
     assert counts["subjects"] >= 16 and counts["knowledge_points"] >= 200

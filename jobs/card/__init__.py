@@ -1,7 +1,10 @@
-"""Dataset card: Markdown tables from the card views (sql/views/v_*_stats.sql) plus matplotlib plots (PNG).
+"""Dataset card: tables from the card views (sql/views/v_*_stats.sql, v_coverage_gaps) plus matplotlib plots.
 
     from jobs.card import write_card
-    write_card(Warehouse(settings), out_dir)     # -> out_dir/README.md, out_dir/*.png
+    write_card(Warehouse(settings), out_dir)     # -> out_dir/README.md, out_dir/*.png, out_dir/card.html
+
+README.md links the PNG files beside it; card.html (jobs/card/html.py) is one self-contained file with the same
+sections and its plots inline, to send or open anywhere.
 
 Everything shown comes from SQL views analysts can query themselves (`SELECT * FROM v_dataset_stats`).
 """
@@ -73,7 +76,8 @@ def _hist(values: list[float], path: Path, title: str, xlabel: str) -> None:
 
 
 def write_card(wh: Warehouse, out_dir: str | Path, title: str = "VideoKR dataset card") -> dict:
-    """Write README.md and PNG plots into out_dir; returns {"markdown": path, "plots": [paths], "stats": rows}."""
+    """Write README.md, card.html and the PNG plots into out_dir; returns their paths, the overview rows and the
+    subjects with no example (coverage gaps)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stats = wh.query("SELECT * FROM v_dataset_stats")
@@ -103,24 +107,57 @@ def write_card(wh: Warehouse, out_dir: str | Path, title: str = "VideoKR dataset
     for name, draw in plots.items():
         draw(out / name)
 
-    md = [f"# {title}\n", f"Warehouse snapshot {wh.snapshot()}. Every number below is a SQL view "
-          "(`SELECT * FROM v_dataset_stats`, `v_discipline_stats`, `v_subject_stats`, `v_question_type_stats`, "
-          "`v_skill_stats`, `v_contamination_summary`, `v_contamination_by_benchmark`).\n",
-          "## Overview\n", markdown_table(stats),
-          "\n## Question types\n", markdown_table(qtype), "\n![question types](question_type.png)\n",
-          "\n## Skills\n", markdown_table(skill), "\n![skills](skill.png)\n",
-          "\n## Disciplines\n", markdown_table(disc.filter(pl.col("split") == "total")),
-          "\n![disciplines](discipline.png)\n",
-          "\n## Subjects\n", markdown_table(subj.filter(pl.col("split") == "total")), "\n![subjects](subject.png)\n",
-          "\n## Video and rationale length\n", "![video length](video_length.png) ![rationale length](rationale_length.png)\n",
-          "\n## Decontamination\n", "Videos matching an evaluation benchmark (YouTube id or near-duplicate windows) "
-          "and the verified examples removed with them.\n\n", markdown_table(contam),
-          "\nBenchmark items matched by a corpus video, by YouTube id and by near-duplicate windows (evidence per "
-          "match: `contamination.evidence`).\n\n", markdown_table(by_bench)]
+    gaps = wh.query("SELECT * FROM v_coverage_gaps")
+    sections = [
+        ("h1", title),
+        ("p", f"Warehouse snapshot {wh.snapshot()}. Every number below is a SQL view (`SELECT * FROM v_dataset_stats`, "
+              "`v_discipline_stats`, `v_subject_stats`, `v_question_type_stats`, `v_skill_stats`, `v_coverage_gaps`, "
+              "`v_contamination_summary`, `v_contamination_by_benchmark`)."),
+        ("h2", "Overview"), ("table", stats),
+        ("h2", "Question types"), ("table", qtype), ("img", "question_type.png", "question types"),
+        ("h2", "Skills"), ("table", skill), ("img", "skill.png", "skills"),
+        ("h2", "Disciplines"), ("table", disc.filter(pl.col("split") == "total")), ("img", "discipline.png", "disciplines"),
+        ("h2", "Subjects"), ("table", subj.filter(pl.col("split") == "total")), ("img", "subject.png", "subjects"),
+        ("h2", "Coverage gaps"),
+        ("p", f"{gaps.height} of {wh.query('SELECT count(*) FROM subjects').item()} subjects of the knowledge bank have "
+              "no example in the dataset; the funnel shows where each was lost (`lost_at`: the first step that came "
+              "up empty)." if gaps.height else "Every subject of the knowledge bank has examples."),
+        *([("table", gaps.drop("subject_id"))] if gaps.height else []),
+        ("h2", "Video and rationale length"),
+        ("img", "video_length.png", "video length"), ("img", "rationale_length.png", "rationale length"),
+        ("h2", "Decontamination"),
+        ("p", "Videos matching an evaluation benchmark (YouTube id or near-duplicate windows) and the verified "
+              "examples removed with them."), ("table", contam),
+        ("p", "Benchmark items matched by a corpus video, by YouTube id and by near-duplicate windows (evidence per "
+              "match: `contamination.evidence`)."), ("table", by_bench)]
     path = out / "README.md"
-    path.write_text("".join(md))
-    log.info("card: %s (%d plots)", path, len(plots))
-    return {"markdown": str(path), "plots": [str(out / n) for n in plots], "stats": stats.to_dicts()}
+    path.write_text(to_markdown(sections))
+    from jobs.card.html import to_html
+    html = out / "card.html"
+    html.write_text(to_html(sections, out, title))
+    log.info("card: %s and %s (%d plots)", path, html, len(plots))
+    return {"markdown": str(path), "html": str(html), "plots": [str(out / n) for n in plots],
+            "stats": stats.to_dicts(), "coverage_gaps": gaps["subject_id"].to_list()}
+
+
+def to_markdown(sections: list[tuple]) -> str:
+    """The card's sections as Markdown (tables as pipe tables, plots as image links beside the file)."""
+    md, imgs = [], []
+    for kind, *body in sections + [("end",)]:
+        if kind != "img" and imgs:
+            md.append(" ".join(imgs) + "\n\n")
+            imgs = []
+        if kind == "h1":
+            md.append(f"# {body[0]}\n\n")
+        elif kind == "h2":
+            md.append(f"## {body[0]}\n\n")
+        elif kind == "p":
+            md.append(body[0] + "\n\n")
+        elif kind == "table":
+            md.append(markdown_table(body[0]) + "\n")
+        elif kind == "img":
+            imgs.append(f"![{body[1]}]({body[0]})")
+    return "".join(md)
 
 
 def run(settings: Settings | None = None, subjects: list[str] | None = None, params: dict | None = None) -> dict:
