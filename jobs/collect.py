@@ -25,6 +25,7 @@ from jobs.sources.quota import QuotaLedger, quota_config
 from jobs.sources.youtube import VIDEO_ID_RE, BudgetReached, QuotaExceeded, YouTubeError, attribution
 from videokr.settings import Settings
 from warehouse import Warehouse, stage_run
+from warehouse.runs import fingerprint
 
 log = logging.getLogger("videokr.collect")
 
@@ -190,7 +191,9 @@ class Collector:
                 return
             good = [v for v in page.video_ids if VIDEO_ID_RE.match(v or "")]
             for bad in set(page.video_ids) - set(good):
-                self.run.quarantine(item=str(bad)[:200], reason="invalid_video_id", detail=f"from {q['query_id']}")
+                self.run.quarantine(item=str(bad)[:200], reason="invalid_video_id",
+                                    detail=f"search result {str(bad)[:200]!r} is not an 11-character YouTube video id "
+                                           f"([A-Za-z0-9_-]); from query {q['query_id']} ({q['keyword']!r})")
             owners = {}
             for v in good:
                 self.hits.append({"query_id": q["query_id"], "rank": q["hits"], "video_id": v,
@@ -218,10 +221,17 @@ class Collector:
             self.run.write("search_hits", self.hits)
         if self.videos:
             self.run.write("videos", list(self.videos.values()))
+            with self.run.chunk():       # ineligible videos: set aside with the reason (one commit per checkpoint)
+                for v in (r for r in self.videos.values() if not r["eligible"]):
+                    self.run.quarantine(v["video_id"], f"ineligible_{v['reject_reason']}",
+                                        f"video {v['video_id']}: {v['reject_detail']}")
             self.counts["videos"] += len(self.videos)
             self.counts["eligible"] += sum(1 for r in self.videos.values() if r["eligible"])
         self.ledger.flush(self.run)
         self.queries, self.hits, self.videos = {}, [], {}
+
+
+OWNER_MODEL = "minilm-l6-v2 cosine, rank, bank order"   # part of each owner decision's fingerprint
 
 
 def reassign_owners(wh, run, where: str, args: list) -> int:
@@ -230,7 +240,8 @@ def reassign_owners(wh, run, where: str, args: list) -> int:
     Several knowledge points' searches can find one video (the 'natural selection' query finds a selection-sort
     video). With one candidate nothing changes; with several, the candidate whose name + statement is closest to
     the video's title + description (MiniLM cosine, jobs/screening/relevance.py) wins, ties broken by search rank then bank
-    order. Returns how many videos changed owner.
+    order. A video whose candidates, texts and owner are unchanged since its last decision is not decided again (no
+    model load, no embedding). Returns (videos that changed owner, videos decided).
     """
     cands = wh.query(f"""
         SELECT h.video_id, h.kp_id, h.subject_id, min(h.rank) AS rank, arg_min(h.query_id, h.rank) AS query_id,
@@ -244,17 +255,25 @@ def reassign_owners(wh, run, where: str, args: list) -> int:
         by_video.setdefault(c["video_id"], []).append(c)
     multi = {v: cs for v, cs in by_video.items() if len({c["kp_id"] for c in cs}) > 1}
     if not multi:
-        return 0
+        return 0, 0
+    videos = {r["video_id"]: r for r in wh.query(
+        "SELECT * EXCLUDE (run_id) FROM videos WHERE video_id IN (SELECT unnest(?))", [list(multi)]).to_dicts()}
+
+    def fp(vid: str, owner: str) -> str:   # the decision's inputs: unchanged ones need no model load or embedding
+        v = videos[vid]
+        return fingerprint(OWNER_MODEL, v.get("title"), v.get("description"), owner,
+                           sorted((c["kp_id"], c["name"], c["statement"], c["rank"], c["bank_order"])
+                                  for c in multi[vid]))
+    have = run.fingerprints([f"owner:{v}" for v in videos])
+    todo = [v for v in videos if have.get(f"owner:{v}") != fp(v, videos[v]["kp_id"])]
+    if not todo:
+        return 0, 0
     from jobs.screening.relevance import TextRelevance, kp_text
 
     rel = TextRelevance.load()
-    videos = {r["video_id"]: r for r in wh.query(
-        "SELECT * EXCLUDE (run_id) FROM videos WHERE video_id IN (SELECT unnest(?))", [list(multi)]).to_dicts()}
-    changed = []
-    for vid, cs in multi.items():
-        v = videos.get(vid)
-        if v is None:
-            continue
+    changed, done = [], {}
+    for vid in todo:
+        v, cs = videos[vid], multi[vid]
         meta = f"{v.get('title') or ''}. {v.get('description') or ''}"
         emb = rel.embed([meta] + [kp_text(c["name"], c["statement"]) for c in cs])
         for c, e in zip(cs, emb[1:]):
@@ -262,10 +281,14 @@ def reassign_owners(wh, run, where: str, args: list) -> int:
         best = min(cs, key=lambda c: (-c["fit"], c["rank"], c["bank_order"], c["kp_id"]))
         if best["kp_id"] != v["kp_id"]:
             changed.append(v | {"kp_id": best["kp_id"], "subject_id": best["subject_id"], "query_id": best["query_id"]})
+        done[f"owner:{vid}"] = (fp(vid, best["kp_id"]), best["subject_id"])
+    with run.chunk():
+        if changed:
+            run.write("videos", changed)
+        run.mark_done(done)
     if changed:
-        run.write("videos", changed)
         log.info("collect: %d videos moved to the knowledge point that fits them best", len(changed))
-    return len(changed)
+    return len(changed), len(todo)
 
 
 def _in_scope(subjects: list[str] | None) -> tuple[str, list]:
@@ -328,7 +351,7 @@ def run(settings: Settings | None = None, subjects: list[str] | None = None, par
                 c.ledger.flush(r)    # calls already made are paid: their api_usage rows stay, even if the run dies
                 raise
             c.checkpoint(force=True)
-            c.counts["owners_changed"] = reassign_owners(wh, r, where, args)
+            c.counts["owners_changed"], c.counts["owners_decided"] = reassign_owners(wh, r, where, args)
             remaining = wh.query(f"SELECT count(*) n FROM search_queries {where}"
                                  f"{' AND' if where else ' WHERE'} status = 'partial'", args)["n"][0]
             if c.stop:

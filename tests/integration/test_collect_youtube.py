@@ -83,6 +83,7 @@ def test_budget_stop_quota_stop_and_resume(settings, wh):
     before = {t: wh.query(f"SELECT count(*) FROM {t}").item() for t in ("videos", "search_hits", "search_queries")}
     s4, h4 = run(settings, [])
     assert h4.uris == [] and s4["rows"].get("videos", 0) == 0
+    assert s3["counts"]["owners_decided"] >= 2 and s4["counts"]["owners_decided"] == 0   # unchanged: not re-embedded
     assert before == {t: wh.query(f"SELECT count(*) FROM {t}").item() for t in before}
 
     rows = today(settings)
