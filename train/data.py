@@ -1,15 +1,17 @@
 """VideoKR JSONL records, prompts, and the video frames a model trains and is evaluated on.
 
-Records (the released VideoKR shape): problem_id, problem_type ("multiple choice" | "open-ended"), question,
-options (["A. ...", ...]), solution ("<answer>B</answer>"), think (SFT file only), video_path (absolute, or relative
-to the JSONL file), frame_budget and frame_timestamps (the instants the pipeline's checks saw). Frames come from
-jobs.media.model_frames (the one path every model's frames take): at most `MAX_FRAMES`, resized so the whole video
-costs at most `MAX_VIDEO_TOKENS` visual tokens for the model's patch/merge sizes (the paper: 128 frames, 4,096 video
-tokens), so the processor never resizes or resamples again.
+Records (the released VideoKR shape, as `videokr export` writes it): problem_id, problem, data_type, problem_type
+("multiple choice" | "open-ended"), options (["A. ...", ...]), process ("<think>...</think>", SFT file only), solution
+("<answer>B</answer>"), path (absolute, or relative to the JSONL file), data_source; the older names question, think
+and video_path are read too (`from_release`). Plus frame_budget and frame_timestamps (the instants the pipeline's
+checks saw). Frames come from jobs.media.model_frames (the one path every model's frames take): at most
+`MAX_FRAMES`, resized so the whole video costs at most `MAX_VIDEO_TOKENS` visual tokens for the model's patch/merge
+sizes (the paper: 128 frames, 4,096 video tokens), so the processor never resizes or resamples again.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +52,22 @@ def load_jsonl(path: str | Path) -> list[Example]:
     return out
 
 
+def from_release(row: dict) -> dict:
+    """A row in this module's names: the release's Video-R1 names (`problem`, `path`, `process` with its think tags)
+    map to `question`, `video_path` and a bare `think`; rows already in these names pass unchanged."""
+    if "path" not in row and "problem" not in row and "process" not in row:
+        return row
+    out = {k: v for k, v in row.items() if k not in ("problem", "path", "process", "data_type", "data_source")}
+    out.setdefault("question", row.get("problem"))
+    out.setdefault("video_path", row.get("path"))
+    if row.get("process") is not None and "think" not in row:
+        m = re.fullmatch(r"\s*<think>(.*)</think>\s*", row["process"], re.DOTALL)
+        out["think"] = m.group(1) if m else row["process"]
+    return out
+
+
 def example_from_row(row: dict, base: Path | None = None) -> Example:
+    row = from_release(row)
     known = {"problem_id", "problem_type", "question", "options", "solution", "video_path", "think"}
     video = Path(row["video_path"])
     if base is not None and not video.is_absolute():

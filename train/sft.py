@@ -49,9 +49,12 @@ def build_trainer(p: SFTParams, model=None, processor=None):
     from trl import SFTTrainer
 
     from train.collate import VideoSFTCollator
+    from train.data import from_release
+    from train.fast_vision import patch_vision
     if model is None or processor is None:
         model, processor = load_model_and_processor(p.model, p.bf16)
-    rows = [json.loads(line) for line in Path(p.data).read_text().splitlines() if line.strip()]
+    patch_vision(model)  # one batched SDPA call per vision layer, same math (VIDEOKR_FAST_VISION=0: stock)
+    rows = [from_release(json.loads(line)) for line in Path(p.data).read_text().splitlines() if line.strip()]
     if not rows:
         raise ValueError(f"{p.data}: no examples")
     base = Path(p.data).resolve().parent

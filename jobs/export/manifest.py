@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -15,23 +16,43 @@ from typing import BinaryIO
 from jobs.prompts.instruction import PROMPT_VERSION
 
 MANIFEST = "manifest.json"
+_UNSAFE = re.compile(r"[^\w.-]+")
+_SCOPE_CHARS = 80   # longest scope part of a folder name
 
 
-def export_id(fmt: str, snapshot_id: int, seeds: list[int], subjects: list[str]) -> str:
+def scope_name(subjects: list[str]) -> str:
+    """`all`, or the subject ids joined by `+` (unsafe characters as `-`); a long list keeps its first ids and says
+    how many more, plus a short hash so two such lists never share a folder."""
+    if not subjects:
+        return "all"
+    names = [_UNSAFE.sub("-", s).strip("-") or "x" for s in sorted(subjects)]
+    joined = "+".join(names)
+    if len(joined) <= _SCOPE_CHARS:
+        return joined
+    head, kept = "", 0
+    for name in names:
+        if len(head) + len(name) + 1 > _SCOPE_CHARS - 24:
+            break
+        head, kept = f"{head}+{name}" if head else name, kept + 1
+    digest = hashlib.sha256(",".join(sorted(subjects)).encode()).hexdigest()[:6]
+    return f"{head or names[0][:40]}+{len(names) - max(kept, 1)}more-{digest}"
+
+
+def export_id(fmt: str, snapshot_id: int, seeds: list[int], subjects: list[str], videos: str = "link") -> str:
+    """The folder name: format, snapshot, split seed and scope, e.g. `verl-snap42-seed7-physics`; `-abs` when the
+    files hold absolute video paths (link and copy write the same files)."""
     seed = "-".join(str(s) for s in seeds) or "none"
-    eid = f"{fmt}-snap{snapshot_id}-seed{seed}"
-    if subjects:
-        eid += "-subj" + hashlib.sha256(",".join(sorted(subjects)).encode()).hexdigest()[:8]
-    return eid
+    return f"{fmt}-snap{snapshot_id}-seed{seed}-{scope_name(subjects)}" + ("-abs" if videos == "absolute" else "")
 
 
 def build_manifest(eid: str, fmt: str, snapshot_id: int, seeds: list[int], subjects: list[str],
-                   files: dict[str, dict], excluded: dict[str, int], split_rows: dict[str, int]) -> dict:
-    """`files`: name -> {rows, bytes, sha256} as write_folder measured them."""
+                   files: dict[str, dict], excluded: dict[str, int], split_rows: dict[str, int],
+                   videos: dict | None = None) -> dict:
+    """`files`: name -> {rows, bytes, sha256} as write_folder measured them; `videos`: {mode, count}."""
     return {
         "export_id": eid, "format": fmt, "snapshot_id": snapshot_id,
         "split_seed": seeds[0] if len(seeds) == 1 else seeds, "subjects": sorted(subjects),
-        "prompt_version": PROMPT_VERSION,
+        "prompt_version": PROMPT_VERSION, "videos": dict(videos or {}),
         "files": {name: {"rows": meta["rows"], "bytes": meta["bytes"], "sha256": meta["sha256"]}
                   for name, meta in sorted(files.items())},
         "examples": split_rows, "excluded_examples": dict(sorted(excluded.items())),

@@ -6,7 +6,6 @@ scale (315K examples, ~6.4 KB each) a full read is gigabytes. Counts and seeds c
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 
 from jobs.media.model_frames import MAX_FPS, MAX_FRAMES
@@ -31,9 +30,10 @@ _HAS_VIDEO = "coalesce(video_path, '') <> ''"
 # One split's exported rows, in problem_id order (the outer ORDER BY: a subquery's order is not guaranteed).
 _SPLIT_SQL = "SELECT * FROM ({examples}) WHERE split = $split AND " + _HAS_VIDEO + " ORDER BY problem_id"
 
-# Per (split, seed, has video) counts: the split sizes, the seeds and missing_video without reading the rows.
-_SUMMARY_SQL = ("SELECT split, seed, " + _HAS_VIDEO + " AS has_video, count(*) AS n FROM ({examples}) "
-                "GROUP BY ALL ORDER BY ALL")
+# Per (split, seed, video) counts: the split sizes, the seeds, missing_video and each video's file without reading
+# the rows (a video's examples share one split; videos are far fewer than examples).
+_SUMMARY_SQL = ("SELECT split, seed, video_id, CASE WHEN " + _HAS_VIDEO + " THEN video_path END AS video_path, "
+                "count(*) AS n FROM ({examples}) GROUP BY ALL ORDER BY ALL")
 
 _EXCLUDED_SQL = """
 SELECT
@@ -53,11 +53,12 @@ Batches = Callable[[str], Iterator[list[dict]]]
 
 class ExportRows:
     """The examples of one snapshot, split by split: either a list in memory (tests, small callers) or a batch
-    source over the warehouse (export). `seeds`, `count` and `excluded` never need the rows themselves."""
+    source over the warehouse (export). `seeds`, `count`, `videos` and `excluded` never need the rows themselves."""
 
     def __init__(self, snapshot_id: int, examples: list[dict] | None = None, excluded: dict[str, int] | None = None,
-                 *, batches: Batches | None = None, counts: dict[str, int] | None = None,
-                 seeds: list[int] | None = None, batch_rows: int | None = None):
+                 *, batches: Batches | None = None, per_video: dict[str, dict[str, int]] | None = None,
+                 videos: dict[str, str] | None = None, seeds: list[int] | None = None,
+                 batch_rows: int | None = None):
         if (examples is None) == (batches is None):
             raise ValueError("ExportRows needs either examples or batches")
         self.snapshot_id = snapshot_id
@@ -66,13 +67,18 @@ class ExportRows:
         self.batch_rows = int(batch_rows or BATCH_ROWS)
         self._batches = batches
         if examples is not None:
-            counts = Counter(e["split"] for e in examples)
+            per_video, videos = {}, {}
+            for e in examples:
+                c = per_video.setdefault(e["video_id"], {})
+                c[e["split"]] = c.get(e["split"], 0) + 1
+                videos[e["video_id"]] = e["video_path"]
             seeds = sorted({int(e["seed"]) for e in examples if e["seed"] is not None})
-        self._counts = dict(counts or {})
+        self.per_video: dict[str, dict[str, int]] = dict(per_video or {})   # video_id -> {split: examples}
+        self.videos: dict[str, str] = dict(videos or {})                     # video_id -> media file
         self.seeds: list[int] = list(seeds or [])
 
     def count(self, split: str) -> int:
-        return self._counts.get(split, 0)
+        return sum(c.get(split, 0) for c in self.per_video.values())
 
     def batches(self, split: str) -> Iterator[list[dict]]:
         """The split's examples in problem_id order, a batch (list of dicts) at a time."""
@@ -91,6 +97,24 @@ class ExportRows:
         """The whole split as a list: for small callers only (the export streams `batches`)."""
         return list(self.iter_split(split))
 
+    def without(self, video_ids: set[str] | dict, reason: str = "missing_video") -> ExportRows:
+        """These rows less every example of `video_ids` (counted under `reason` in `excluded`)."""
+        drop = set(video_ids) & set(self.per_video)
+        if not drop:
+            return self
+        inner = self.batches
+
+        def batches(split: str) -> Iterator[list[dict]]:
+            for batch in inner(split):
+                kept = [e for e in batch if e["video_id"] not in drop]
+                if kept:
+                    yield kept
+        gone = sum(sum(self.per_video[v].values()) for v in drop)
+        excluded = self.excluded | {reason: self.excluded.get(reason, 0) + gone}
+        return ExportRows(self.snapshot_id, excluded=excluded, batches=batches, seeds=self.seeds,
+                          per_video={v: c for v, c in self.per_video.items() if v not in drop},
+                          videos={v: p for v, p in self.videos.items() if v not in drop}, batch_rows=self.batch_rows)
+
 
 INPUT_TABLES = ["verified_qa", "splits", "downloads", "contamination", "model_frames"]
 
@@ -107,12 +131,15 @@ def read_rows(wh, snapshot_id: int | None = None, subjects: list[str] | None = N
     p = {"subjects": sorted(subjects or []), "all_subjects": not subjects}
     q = p | {"frame_budget": int(frame_budget), "max_fps": MAX_FPS}
     sql = _EXAMPLES_SQL.format(v=v)
-    counts, seeds, missing = Counter(), set(), 0
+    per_video: dict[str, dict[str, int]] = {}
+    videos, seeds, missing = {}, set(), 0
     for r in wh.query(_SUMMARY_SQL.format(examples=sql), q).iter_rows(named=True):
-        if not r["has_video"]:
+        if r["video_path"] is None:
             missing += r["n"]
             continue
-        counts[r["split"]] += r["n"]
+        c = per_video.setdefault(r["video_id"], {})
+        c[r["split"]] = c.get(r["split"], 0) + r["n"]
+        videos[r["video_id"]] = r["video_path"]
         if r["seed"] is not None:
             seeds.add(int(r["seed"]))
     excluded = wh.query(_EXCLUDED_SQL.format(v=v), p).to_dicts()[0]
@@ -127,4 +154,5 @@ def read_rows(wh, snapshot_id: int | None = None, subjects: list[str] | None = N
                 r["frame_timestamps"] = list(r["frame_timestamps"] or [])
             yield rows
 
-    return ExportRows(v, excluded=excluded, batches=batches, counts=dict(counts), seeds=sorted(seeds), batch_rows=n)
+    return ExportRows(v, excluded=excluded, batches=batches, per_video=per_video, videos=videos, seeds=sorted(seeds),
+                      batch_rows=n)

@@ -1,17 +1,24 @@
-"""The four export formats. Each format maps ExportRows -> {file name: write(f) -> rows}; bytes depend only on the rows.
+"""The four export formats, as the releases write them. Each maps ExportRows -> {file name: write(f) -> rows}.
 
 Every file is written incrementally to an open binary file, one batch of rows at a time, so memory is bounded by the
 batch size, not by the export (STREAMS; `export` streams into the folder). `videokr(rows, opts)` & co. give the same
-bytes in memory for small callers and tests.
+bytes in memory for small callers and tests. Video paths come from jobs.export.media (`videos` option: relative
+`videos/<id>.mp4` by default). Every format holds both splits (a file per split), so a scoped export holds all of
+its scope's examples in each format, even when a small scope's videos all fell on one side of the split. The rows
+are the release's (REFERENCE.md), field for field:
 
-- videokr:      sft.jsonl, rl.jsonl with the released fields (problem_id, problem_type, question, options,
-                solution, think (SFT only), video_path), plus frame_budget and frame_timestamps (the instants the
+- videokr:      sft.jsonl, rl.jsonl as Video-R1 / VideoKR rows: problem_id, problem, data_type "video",
+                problem_type, options (["A. ..."]), process ("<think>...</think>", SFT only), solution
+                ("<answer>X</answer>"), path, data_source; plus frame_budget and frame_timestamps (the instants the
                 pipeline's checks saw; train/data decodes exactly these).
-- llamafactory: sft.json in ShareGPT form (`messages` with a `<video>` placeholder + `videos`) and the
-                dataset_info.json entry that registers it (formatting sharegpt, role/content tags).
-- verl:         rl.parquet with data_source, prompt (chat list, `<video>` placeholder), videos
-                ([{video, fps, max_frames}]), ability, reward_model {style, ground_truth}, extra_info; written in
-                row groups of ROW_GROUP_ROWS rows (one group when the split is smaller).
+- llamafactory: sft.json, rl.json in ShareGPT form (`messages`, the user turn starting with `<video>`, + `videos`),
+                dataset_info.json registering them (videokr_sft, videokr_rl), train_sft.yaml (the release's SFT
+                recipe, on videokr_sft) and its ds_z3_config.json.
+- verl:         rl.parquet, sft.parquet: data_source "videokr", prompt (user turn "<video>\n..."), videos ([{video,
+                fps 2.0, max_frames 128, min_frames 4, max_pixels = min_pixels = 100352}]), ability "video_qa",
+                reward_model {style "rule", ground_truth "<answer>X</answer>"}, extra_info {problem_id, problem_type,
+                answer, solution, source_path, split, index}; row groups of ROW_GROUP_ROWS rows. The paper's RL
+                stage reads rl.parquet; Zero-RL may read both. The reward entry point: train/verl_reward.py.
 - trl:          sft.jsonl (conversational language modeling: `messages` with typed content parts, a video part
                 first) and rl.jsonl (conversational prompt-only: `prompt`, plus `solution` and `problem_type` for
                 the reward functions); both with frame_budget and frame_timestamps as in the videokr rows.
@@ -20,17 +27,21 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from jobs.export.media import export_path
+from jobs.export.recipes import DS_Z3, LLAMAFACTORY_YAML, VERL_VIDEO
 from jobs.export.rows import ExportRows
-from jobs.prompts.instruction import PROMPT_VERSION, prompt_text, response, solution
+from jobs.prompts.instruction import prompt_text, response, solution
 
 DATASET_NAME = "videokr"
+VIDEO_TOKEN = "<video>"
+SPLITS = ("sft", "rl")   # every format holds both splits, so a scope's every example is in each format
+SIDE_FILES = ("dataset_info.json", "train_sft.yaml", "ds_z3_config.json")   # no rows: registration and recipe
 ROW_GROUP_ROWS = 4096   # verl parquet rows per row group (fixed, so the same rows give the same bytes)
 
 Write = Callable[[BinaryIO], "int | None"]   # writes one file; returns its rows (None for side files)
@@ -73,8 +84,8 @@ def _map(rows: ExportRows, split: str, rec: Callable[[dict], dict]) -> Iterator[
 
 
 def _path(e: dict, opts: dict) -> str:
-    root = opts.get("video_root")
-    return os.path.relpath(e["video_path"], root) if root else e["video_path"]
+    """The example's video as the files give it (jobs.export.media: `videos/<id>.mp4` unless `videos` = absolute)."""
+    return export_path(e["video_id"], e["video_path"], opts.get("videos") or "link")
 
 
 def _frames(e: dict) -> dict:
@@ -87,39 +98,54 @@ def _prompt(e: dict) -> str:
     return prompt_text(e["question"], e["problem_type"], e["options"])
 
 
+def process(think: str | None) -> str:
+    """The release's `process` field: the rationale inside think tags (the SFT target's first half)."""
+    return f"<think>{(think or '').strip()}</think>"
+
+
+def _video_prompt(e: dict) -> str:
+    """The user turn of the placeholder formats (LLaMA-Factory, verl): `<video>` on its own line, then the text."""
+    return VIDEO_TOKEN + "\n" + _prompt(e)
+
+
 def videokr_files(rows: ExportRows, opts: dict) -> dict[str, Write]:
-    def rec(e: dict, with_think: bool) -> dict:
-        r = {"problem_id": e["problem_id"], "problem_type": e["problem_type"], "question": e["question"],
-             "options": e["options"], "solution": solution(e["answer"])}
-        if with_think:
-            r["think"] = e["think"]
-        return r | {"video_path": _path(e, opts)} | _frames(e)
+    def rec(e: dict, sft: bool) -> dict:
+        r = {"problem_id": e["problem_id"], "problem": e["question"], "data_type": "video",
+             "problem_type": e["problem_type"], "options": e["options"]}
+        if sft:
+            r["process"] = process(e["think"])
+        return r | {"solution": solution(e["answer"]), "path": _path(e, opts), "data_source": DATASET_NAME} \
+            | _frames(e)
     return {"sft.jsonl": lambda f: _jsonl(f, _map(rows, "sft", lambda e: rec(e, True))),
             "rl.jsonl": lambda f: _jsonl(f, _map(rows, "rl", lambda e: rec(e, False)))}
 
 
 def llamafactory_files(rows: ExportRows, opts: dict) -> dict[str, Write]:
     def rec(e: dict) -> dict:
-        return {"messages": [{"role": "user", "content": "<video>" + _prompt(e)},
+        return {"messages": [{"role": "user", "content": _video_prompt(e)},
                              {"role": "assistant", "content": response(e["think"], e["answer"])}],
                 "videos": [_path(e, opts)]}
-    info = {f"{DATASET_NAME}_sft": {
-        "file_name": "sft.json", "formatting": "sharegpt",
+    info = {f"{DATASET_NAME}_{split}": {
+        "file_name": f"{split}.json", "formatting": "sharegpt",
         "columns": {"messages": "messages", "videos": "videos"},
-        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}}
-    return {"sft.json": lambda f: _json_array(f, _map(rows, "sft", rec)), "dataset_info.json": _side(_json(info))}
+        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}
+        for split in SPLITS if rows.count(split)}   # LLaMA-Factory cannot load an empty file: only non-empty ones
+    return {"sft.json": lambda f: _json_array(f, _map(rows, "sft", rec)),
+            "rl.json": lambda f: _json_array(f, _map(rows, "rl", rec)), "dataset_info.json": _side(_json(info)),
+            "train_sft.yaml": _side(LLAMAFACTORY_YAML.encode()), "ds_z3_config.json": _side(_json(DS_Z3))}
 
 
 _VERL_SCHEMA = pa.schema([
     ("data_source", pa.string()),
     ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-    ("videos", pa.list_(pa.struct([("video", pa.string()), ("fps", pa.float64()), ("max_frames", pa.int64())]))),
+    ("videos", pa.list_(pa.struct([("video", pa.string()), ("fps", pa.float64()), ("max_frames", pa.int64()),
+                                   ("min_frames", pa.int64()), ("max_pixels", pa.int64()),
+                                   ("min_pixels", pa.int64())]))),
     ("ability", pa.string()),
     ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
-    ("extra_info", pa.struct([("split", pa.string()), ("index", pa.int64()), ("problem_id", pa.string()),
-                              ("problem_type", pa.string()), ("question", pa.string()), ("answer", pa.string()),
-                              ("video_id", pa.string()), ("subject_id", pa.string()),
-                              ("prompt_version", pa.string())])),
+    ("extra_info", pa.struct([("problem_id", pa.string()), ("problem_type", pa.string()), ("answer", pa.string()),
+                              ("solution", pa.string()), ("source_path", pa.string()), ("split", pa.string()),
+                              ("index", pa.int64())])),
 ])
 
 # Deterministic parquet: fixed schema, fixed compression, no timestamps in metadata.
@@ -147,25 +173,26 @@ def _parquet(f: BinaryIO, tables: Iterable[pa.Table]) -> int:
 
 
 def verl_files(rows: ExportRows, opts: dict) -> dict[str, Write]:
-    fps, max_frames = float(opts.get("fps", 2.0)), int(opts.get("max_frames", 128))
+    video = VERL_VIDEO | {"fps": float(opts.get("fps") or VERL_VIDEO["fps"]),
+                          "max_frames": int(opts.get("max_frames") or VERL_VIDEO["max_frames"])}
 
-    def rec(i: int, e: dict) -> dict:
+    def rec(split: str, i: int, e: dict) -> dict:
+        path, truth = _path(e, opts), solution(e["answer"])
         return {"data_source": DATASET_NAME,
-                "prompt": [{"role": "user", "content": "<video>" + _prompt(e)}],
-                "videos": [{"video": _path(e, opts), "fps": fps, "max_frames": max_frames}],
-                "ability": e["skill"],
-                "reward_model": {"style": "rule", "ground_truth": e["answer"]},
-                "extra_info": {"split": "train", "index": i, "problem_id": e["problem_id"],
-                               "problem_type": e["problem_type"], "question": e["question"], "answer": e["answer"],
-                               "video_id": e["video_id"], "subject_id": e["subject_id"],
-                               "prompt_version": PROMPT_VERSION}}
+                "prompt": [{"role": "user", "content": _video_prompt(e)}],
+                "videos": [{"video": path} | video],
+                "ability": "video_qa",
+                "reward_model": {"style": "rule", "ground_truth": truth},
+                "extra_info": {"problem_id": e["problem_id"], "problem_type": e["problem_type"],
+                               "answer": e["answer"].strip(), "solution": truth, "source_path": path,
+                               "split": split, "index": i}}
 
-    def tables() -> Iterator[pa.Table]:
+    def tables(split: str) -> Iterator[pa.Table]:
         i = 0
-        for batch in rows.batches("rl"):
-            yield pa.Table.from_pylist([rec(i + k, e) for k, e in enumerate(batch)], schema=_VERL_SCHEMA)
+        for batch in rows.batches(split):
+            yield pa.Table.from_pylist([rec(split, i + k, e) for k, e in enumerate(batch)], schema=_VERL_SCHEMA)
             i += len(batch)
-    return {"rl.parquet": lambda f: _parquet(f, tables())}
+    return {"rl.parquet": lambda f: _parquet(f, tables("rl")), "sft.parquet": lambda f: _parquet(f, tables("sft"))}
 
 
 def _user(e: dict, opts: dict) -> dict:
@@ -225,6 +252,6 @@ def count_rows(name: str, data: bytes) -> int | None:
         return data.count(b"\n")
     if name.endswith(".parquet"):
         return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
-    if name == "dataset_info.json":
+    if name in SIDE_FILES:
         return None
     return len(json.loads(data))

@@ -22,6 +22,7 @@ from jobs.export import manifest as manifest_mod
 from jobs.export import rows as rows_mod
 from jobs.export import writers
 from jobs.export.rows import ExportRows
+from jobs.export.recipes import DS_Z3, LLAMAFACTORY_YAML
 from jobs.media.model_frames import MAX_FPS, MAX_FRAMES
 from jobs.prompts.instruction import PROMPT_VERSION, response, solution
 
@@ -53,6 +54,10 @@ def _fill(wh, home, start: int, n: int) -> None:
     wh.write("splits", [{"video_id": v, "subject_id": s, "split": "sft" if int(v[1:]) % 25 < 16 else "rl",
                          "seed": SEED, "ratio": 0.64, "bucket": 0.5, "examples": 3}
                         for v, s in vids if k[v] != 7], "test")
+    (home / "media").mkdir(exist_ok=True)
+    for v, _ in vids:
+        if k[v] not in (5, 6):
+            (home / "media" / f"{v}.mp4").write_bytes(b"x")   # linked into the folders, never decoded here
     wh.write("downloads", [{"video_id": v, "subject_id": s, "status": "ok",
                             "path": None if k[v] == 5 else "" if k[v] == 6 else str(home / "media" / f"{v}.mp4")}
                            for v, s in vids], "test")
@@ -85,20 +90,24 @@ def _old_parquet(recs: list[dict], row_group_size: int | None = None) -> bytes:
     return buf.getvalue()
 
 
-def _old_verl_recs(rl: list[dict], opts: dict) -> list[dict]:
-    fps, max_frames, path, prompt = float(opts.get("fps", 2.0)), int(opts.get("max_frames", 128)), writers._path, writers._prompt
-    return [{"data_source": "videokr", "prompt": [{"role": "user", "content": "<video>" + prompt(e)}],
-             "videos": [{"video": path(e, opts), "fps": fps, "max_frames": max_frames}], "ability": e["skill"],
-             "reward_model": {"style": "rule", "ground_truth": e["answer"]},
-             "extra_info": {"split": "train", "index": i, "problem_id": e["problem_id"],
-                            "problem_type": e["problem_type"], "question": e["question"], "answer": e["answer"],
-                            "video_id": e["video_id"], "subject_id": e["subject_id"], "prompt_version": PROMPT_VERSION}}
-            for i, e in enumerate(rl)]
+def _old_verl_recs(rows: list[dict], split: str) -> list[dict]:
+    video = {"fps": 2.0, "max_frames": 128, "min_frames": 4, "max_pixels": 100352, "min_pixels": 100352}
+    return [{"data_source": "videokr", "prompt": [{"role": "user", "content": "<video>\n" + writers._prompt(e)}],
+             "videos": [{"video": _rel(e)} | video], "ability": "video_qa",
+             "reward_model": {"style": "rule", "ground_truth": f"<answer>{e['answer']}</answer>"},
+             "extra_info": {"problem_id": e["problem_id"], "problem_type": e["problem_type"], "answer": e["answer"],
+                            "solution": f"<answer>{e['answer']}</answer>", "source_path": _rel(e), "split": split,
+                            "index": i}}
+            for i, e in enumerate(rows)]
 
 
-def _old_files(ex: list[dict], opts: dict) -> dict[str, dict[str, bytes]]:
+def _rel(e: dict) -> str:
+    return f"videos/{e['video_id']}.mp4"
+
+
+def _old_files(ex: list[dict]) -> dict[str, dict[str, bytes]]:
     sft, rl = [e for e in ex if e["split"] == "sft"], [e for e in ex if e["split"] == "rl"]
-    path, frames, prompt = (lambda e: writers._path(e, opts)), writers._frames, writers._prompt
+    frames, prompt = writers._frames, writers._prompt
 
     def jsonl(recs):
         return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in recs).encode()
@@ -106,35 +115,42 @@ def _old_files(ex: list[dict], opts: dict) -> dict[str, dict[str, bytes]]:
     def js(obj):
         return (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode()
 
-    def vk(e, think):
-        r = {"problem_id": e["problem_id"], "problem_type": e["problem_type"], "question": e["question"],
-             "options": e["options"], "solution": solution(e["answer"])} | ({"think": e["think"]} if think else {})
-        return r | {"video_path": path(e)} | frames(e)
+    def vk(e, sft_row):
+        r = {"problem_id": e["problem_id"], "problem": e["question"], "data_type": "video",
+             "problem_type": e["problem_type"], "options": e["options"]}
+        if sft_row:
+            r["process"] = f"<think>{e['think'].strip()}</think>"
+        return r | {"solution": solution(e["answer"]), "path": _rel(e), "data_source": "videokr"} | frames(e)
 
     def user(e):
-        return {"role": "user", "content": [{"type": "video", "video": path(e)}, {"type": "text", "text": prompt(e)}]}
-    lf = [{"messages": [{"role": "user", "content": "<video>" + prompt(e)},
-                        {"role": "assistant", "content": response(e["think"], e["answer"])}], "videos": [path(e)]}
-          for e in sft]
-    info = {"videokr_sft": {"file_name": "sft.json", "formatting": "sharegpt",
-                            "columns": {"messages": "messages", "videos": "videos"},
-                            "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                                     "assistant_tag": "assistant"}}}
+        return {"role": "user", "content": [{"type": "video", "video": _rel(e)}, {"type": "text", "text": prompt(e)}]}
+
+    def lf(rows):
+        return [{"messages": [{"role": "user", "content": "<video>\n" + prompt(e)},
+                              {"role": "assistant", "content": response(e["think"], e["answer"])}],
+                 "videos": [_rel(e)]} for e in rows]
+    info = {f"videokr_{s}": {"file_name": f"{s}.json", "formatting": "sharegpt",
+                             "columns": {"messages": "messages", "videos": "videos"},
+                             "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                                      "assistant_tag": "assistant"}} for s, rows in (("sft", sft), ("rl", rl)) if rows}
     return {
         "videokr": {"sft.jsonl": jsonl([vk(e, True) for e in sft]), "rl.jsonl": jsonl([vk(e, False) for e in rl])},
-        "llamafactory": {"sft.json": js(lf), "dataset_info.json": js(info)},
-        "verl": {"rl.parquet": _old_parquet(_old_verl_recs(rl, opts))},
+        "llamafactory": {"sft.json": js(lf(sft)), "rl.json": js(lf(rl)), "dataset_info.json": js(info),
+                         "train_sft.yaml": LLAMAFACTORY_YAML.encode(), "ds_z3_config.json": js(DS_Z3)},
+        "verl": {"rl.parquet": _old_parquet(_old_verl_recs(rl, "rl")),
+                 "sft.parquet": _old_parquet(_old_verl_recs(sft, "sft"))},
         "trl": {"sft.jsonl": jsonl([{"messages": [user(e), {"role": "assistant", "content": [
                     {"type": "text", "text": response(e["think"], e["answer"])}]}],
-                    "problem_id": e["problem_id"], "video_path": path(e)} | frames(e) for e in sft]),
+                    "problem_id": e["problem_id"], "video_path": _rel(e)} | frames(e) for e in sft]),
                 "rl.jsonl": jsonl([{"prompt": [user(e)], "solution": solution(e["answer"]),
                                     "problem_type": e["problem_type"], "problem_id": e["problem_id"],
-                                    "video_path": path(e)} | frames(e) for e in rl])}}
+                                    "video_path": _rel(e)} | frames(e) for e in rl])}}
 
 
 def _old_manifest(fmt: str, snap: int, files: dict[str, bytes], ex: list[dict], excluded: dict) -> dict:
-    return {"export_id": f"{fmt}-snap{snap}-seed{SEED}", "format": fmt, "snapshot_id": snap, "split_seed": SEED,
+    return {"export_id": f"{fmt}-snap{snap}-seed{SEED}-all", "format": fmt, "snapshot_id": snap, "split_seed": SEED,
             "subjects": [], "prompt_version": PROMPT_VERSION,
+            "videos": {"mode": "link", "count": len({e["video_id"] for e in ex})},
             "files": {n: {"rows": writers.count_rows(n, d), "bytes": len(d), "sha256": hashlib.sha256(d).hexdigest()}
                       for n, d in sorted(files.items())},
             "examples": {s: sum(e["split"] == s for e in ex) for s in ("sft", "rl")},
@@ -146,17 +162,18 @@ def _old_manifest(fmt: str, snap: int, files: dict[str, bytes], ex: list[dict], 
 def test_streamed_files_and_manifest_match_the_in_memory_export(settings, wh, home, tmp_path, monkeypatch):
     monkeypatch.setattr(rows_mod, "BATCH_ROWS", 256)                     # many batches per split
     _fill(wh, home, 0, 3000)
-    out = export.run(settings, params={"out": str(tmp_path / "x"), "video_root": str(home)})
+    out = export.run(settings, params={"out": str(tmp_path / "x")})
     snap = out["snapshot_id"]
     ex, excluded = _old_read(wh, snap)
     assert out["excluded"] == excluded and excluded["contaminated"] and excluded["missing_video"] and excluded["unsplit"]
     assert out["examples"] == {s: sum(e["split"] == s for e in ex) for s in ("sft", "rl")}
     assert 0 < out["examples"]["rl"] < writers.ROW_GROUP_ROWS                # one row group: old parquet bytes
     assert any(e["frame_timestamps"] for e in ex) and not all(e["frame_timestamps"] for e in ex)
-    for fmt, files in _old_files(ex, {"video_root": str(home)}).items():
-        folder = tmp_path / "x" / f"{fmt}-snap{snap}-seed{SEED}"
+    for fmt, files in _old_files(ex).items():
+        folder = tmp_path / "x" / f"{fmt}-snap{snap}-seed{SEED}-all"
         assert out["exports"][fmt] == str(folder)
-        assert sorted(p.name for p in folder.iterdir()) == sorted(list(files) + ["manifest.json"])  # no temp files
+        assert sorted(p.name for p in folder.iterdir()) == sorted(list(files) + ["manifest.json", "videos"])  # no temp
+        assert len(list((folder / "videos").iterdir())) == len({e["video_id"] for e in ex})
         for name, data in files.items():
             assert (folder / name).read_bytes() == data, f"{fmt}/{name}"
         want = manifest_mod.manifest_bytes(_old_manifest(fmt, snap, files, ex, excluded))
@@ -170,7 +187,7 @@ def test_streamed_files_and_manifest_match_the_in_memory_export(settings, wh, ho
     data = (tmp_path / "y" / m["export_id"] / "rl.parquet").read_bytes()
     assert data == (tmp_path / "z" / again["export_id"] / "rl.parquet").read_bytes()
     rl = [e for e in ex if e["split"] == "rl"]
-    assert data == _old_parquet(_old_verl_recs(rl, {}), 300)
+    assert data == _old_parquet(_old_verl_recs(rl, "rl"), 300)
     meta = pq.ParquetFile(io.BytesIO(data)).metadata
     assert meta.num_row_groups == math.ceil(len(rl) / 300) and meta.row_group(0).num_rows == 300
     assert m["files"]["rl.parquet"]["rows"] == len(rl) == m["examples"]["rl"]
@@ -186,8 +203,9 @@ def test_json_array_and_parquet_framing_small(n):
     ex = [{"problem_id": f"p{i}", "video_id": "v", "subject_id": "s", "skill": "k", "problem_type": "open-ended",
            "question": "q?", "options": [], "answer": "a", "think": "t", "split": "rl", "seed": 1,
            "video_path": "/m/v.mp4"} for i in range(n)]
-    got = writers.verl(ExportRows(1, ex, batch_rows=2), {})["rl.parquet"]
-    assert got == _old_parquet(_old_verl_recs(ex, {}))                     # empty split too
+    got = writers.verl(ExportRows(1, ex, batch_rows=2), {})
+    assert got["rl.parquet"] == _old_parquet(_old_verl_recs(ex, "rl"))
+    assert got["sft.parquet"] == _old_parquet([])                          # an empty split: one empty group
 
 
 def test_failed_stream_leaves_no_partial_files(tmp_path):
@@ -219,8 +237,8 @@ def test_peak_memory_follows_the_batch_not_the_rows(settings, wh, home, tmp_path
         out = tmp_path / f"s{n}"
         peaks[n] = _peak(lambda out=out: export.run(settings, params={"out": str(out)}))
         snap = wh.data_snapshot(rows_mod.INPUT_TABLES)
-        old[n] = _peak(lambda snap=snap: _old_files(_old_read(wh, snap)[0], {}))
-        assert sum(json.loads((out / f"videokr-snap{snap}-seed{SEED}" / "manifest.json").read_text())
+        old[n] = _peak(lambda snap=snap: _old_files(_old_read(wh, snap)[0]))
+        assert sum(json.loads((out / f"videokr-snap{snap}-seed{SEED}-all" / "manifest.json").read_text())
                    ["examples"].values()) > 0.6 * n
     with capsys.disabled():
         print(f"\nexport peak Python heap: streamed {peaks[1000] / 2**20:.1f} MiB @1000 rows, "

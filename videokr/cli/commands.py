@@ -22,8 +22,9 @@ def cmd_airflow(args) -> int:
         from videokr.cli.airflow_env import build
         print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in build(settings).items()))
         return 0
-    from videokr.cli.airflow_server import AirflowServer
-    with AirflowServer(settings, port=args.port) as server:
+    from videokr.cli.airflow_server import WORKERS, AirflowServer
+    # with VIDEOKR_EXECUTOR=celery: the deployment on this machine, its two Celery workers included
+    with AirflowServer(settings, port=args.port, workers=WORKERS if settings.executor == "celery" else None) as server:
         print(f"\nAirflow is up: {server.url}\nlog in as {server.login['user']} / {server.login['password']}"
               f"\n(password file: {settings.airflow_home}/simple_auth_manager_passwords.json.generated)"
               f"\nlogs: {settings.airflow_home}/logs   pids: {settings.airflow_home}/pids\nCtrl-C stops every component.",
