@@ -33,6 +33,12 @@ class Settings:
     moderation_source: str = "offline"  # offline | azure
     llm_source: str = "offline"       # offline | openai
     sample_cache: str = ""           # optional shared folder for sample-world renders (content-addressed)
+    # Airflow deployment (videokr/cli/airflow_env.py): "local" = embedded (SQLite metadata, LocalExecutor);
+    # "celery" = workers on any host: Postgres metadata DB (also the Celery result backend) and a Redis broker.
+    executor: str = "local"
+    airflow_db_url: str = ""          # SQLAlchemy URL of Airflow's metadata DB (default: SQLite in the Airflow home)
+    broker_url: str = ""              # Celery broker, e.g. redis://redis:6379/0
+    api_url: str = ""                 # the api-server as task runners reach it, e.g. http://api-server:8080
     seed: int = 20250101
     write_retries: int = 8
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # other toml sections

@@ -1,6 +1,6 @@
-"""Start and stop a real Airflow on loopback: scheduler, dag-processor, triggerer and api-server as processes
-whose pids we keep (so we stop exactly what we started). Used by `make airflow`, `videokr run --scheduler`
-and the end-to-end tests."""
+"""Start and stop a real Airflow on loopback: scheduler, dag-processor, triggerer and api-server (and, with the
+Celery executor, Celery workers) as processes whose pids we keep (so we stop exactly what we started). Used by
+`make airflow`, `videokr run --scheduler` and the end-to-end tests."""
 from __future__ import annotations
 
 import os
@@ -17,6 +17,15 @@ from videokr.cli import airflow_admin, airflow_env
 from videokr.settings import Settings
 
 COMPONENTS = ("dag-processor", "scheduler", "triggerer", "api-server")
+# The Celery workers of the deployment (docker-compose runs the same): name -> queues. Training tasks use queue "gpu".
+WORKERS = {"worker": "default", "worker-gpu": "default,gpu"}
+
+
+def worker_command(name: str, queues: str) -> list[str]:
+    """`airflow celery worker ...`: a distinct Celery node name per worker (name@host, recorded with each task in the
+    result backend) and the queues it serves. Task logs go to the shared log folder, so no log server is needed.
+    One task at a time (the solo pool, see airflow_env): run more workers for more parallel tasks."""
+    return ["celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", queues, "--skip-serve-logs"]
 
 
 def free_port() -> int:
@@ -26,10 +35,14 @@ def free_port() -> int:
 
 
 class AirflowServer:
-    def __init__(self, settings: Settings, port: int | None = None, components=COMPONENTS):
+    def __init__(self, settings: Settings, port: int | None = None, components=COMPONENTS,
+                 workers: dict[str, str] | None = None):
         self.settings = settings
         self.port = port or free_port()
         self.components = components
+        self.workers = workers or {}
+        if self.workers and settings.executor != "celery":
+            raise ValueError("Celery workers need executor 'celery' (VIDEOKR_EXECUTOR=celery)")
         self.procs: dict[str, subprocess.Popen] = {}
         self.login: dict = {}
 
@@ -59,6 +72,12 @@ class AirflowServer:
                                                 start_new_session=True)
             if name == "api-server":
                 self.wait_ready(timeout, need_scheduler=False)
+        for name, queues in self.workers.items():
+            cmd = [sys.executable, "-m", "airflow", *worker_command(name, queues),
+                   "--pid", str(self.settings.airflow_home / f"{name}.pid")]
+            out = open(logs / f"{name}.out", "ab")
+            self.procs[name] = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                                start_new_session=True)
         (self.settings.airflow_home / "pids").write_text(
             "\n".join(f"{n} {p.pid}" for n, p in self.procs.items()) + "\n")
         self.wait_ready(timeout, need_scheduler="scheduler" in self.components)
