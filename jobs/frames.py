@@ -141,7 +141,7 @@ def file_fingerprint(path: str, window_s: float, budgets: tuple[int, ...]) -> st
     try:
         st = os.stat(path)
         stamp = (st.st_size, st.st_mtime_ns)
-    except OSError:
+    except (OSError, ValueError):     # missing, unreadable, or not a path at all (an embedded NUL): quarantined later
         stamp = None
     return fingerprint(str(path), stamp, window_s, list(budgets), HASH_VERSION)
 

@@ -46,10 +46,18 @@ def candidate_id(video_id: str, skill: str, problem_type: str, question: str) ->
     return "qa-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+# longest text a generated field may hold (a runaway reply must not become a training example)
+MAX_CHARS = {"question": 4000, "think": 20000, "answer": 1000, "option": 1000}
+
+
 def validate_item(item: QAItem, max_answer_words: int = 30) -> str | None:
     """None when the item is well formed, else the reason."""
     if not item.question.strip():
         return "empty question"
+    for name, value in (("question", item.question), ("think", item.think), ("answer", item.answer),
+                        *(("option", o) for o in item.options or [])):
+        if len(value) > MAX_CHARS[name]:
+            return f"{name} is {len(value):,} characters (at most {MAX_CHARS[name]:,})"
     if not item.think.strip():
         return "empty think"
     if item.skill not in SKILLS:
@@ -219,6 +227,8 @@ def collect_items(run, videos: list[dict], results, prompt_id: str, max_answer_w
             run.quarantine(v["video_id"], "generation_failed", f"{res.status}: {res.error}")
             continue
         done.append(v["video_id"])
+        if not res.parsed.items:        # e.g. a model that obeyed an instruction planted in the captions
+            run.quarantine(v["video_id"], "no_items", f"{v['video_id']}: the reply held no question items")
         for i, item in enumerate(res.parsed.items):
             problem = validate_item(item, max_answer_words)
             if problem:

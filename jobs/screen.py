@@ -10,7 +10,8 @@ Phases (params["phase"], default "all" = every phase in order; the DAG runs them
 
 Each phase only works on videos that lack its check (`params["rescreen"]` redoes them), so reruns pay nothing twice
 and an interrupted run resumes. Failed checks (a moderation error, a model-call error) are retried next run.
-Config `[screen]`: text_threshold, require_visual, frames_moderation, frames_visual, batch_size.
+Config `[screen]`: text_threshold, require_visual, frames_moderation, frames_visual, batch_size, max_duration_s (a
+longer file fails the media check: `too_long`).
 Fail closed: a check that could not be made (a moderation error, a model error or an unavailable model layer for
 visual relevance) leaves the video `pending` with the reason (`moderation_unchecked`, `visual_relevance_unchecked`),
 and a later run retries it. Only an explicit `require_visual = false` keeps videos on text relevance alone (a
@@ -95,6 +96,7 @@ class Screener:
         self.frames_visual = int(cfg.get("frames_visual", 8))
         self.batch = int(cfg.get("batch_size", 100))
         self.rescreen = bool(cfg.get("rescreen", False))
+        self.max_duration_s = float(cfg.get("max_duration_s", C.MAX_DURATION_S))
         self.media_dir = Path(cfg.get("media_dir") or settings.home / "media")
         self.where, self.args = (("AND v.subject_id IN (SELECT unnest(?))", [subjects]) if subjects else ("", []))
         self.counts: dict[str, int] = {}
@@ -173,9 +175,15 @@ class Screener:
                             caps += [c | {"video_id": v["video_id"], "subject_id": v["subject_id"]} for c in cues]
                         except (CaptionsError, OSError) as exc:
                             self.run.quarantine(item=str(d.captions_path), reason="bad_captions", detail=str(exc))
-                    check, _ = C.media(v | {"download_error": d.error}, str(d.path) if d.path else None, 1)
+                    elif d.path:                 # collect required captions; the download found none
+                        self.run.quarantine(item=v["video_id"], reason="missing_captions",
+                                            detail=f"{v['video_id']}: no English captions file was downloaded")
+                    check, _ = C.media(v | {"download_error": d.error}, str(d.path) if d.path else None, 1,
+                                       self.max_duration_s)
                     if d.path and not check["passed"]:
-                        self.run.quarantine(item=str(d.path), reason="corrupt_media", detail=check["detail"])
+                        too_long = json.loads(check["detail"]).get("reason") == "too_long"
+                        self.run.quarantine(item=str(d.path), reason="media_too_long" if too_long else "corrupt_media",
+                                            detail=check["detail"])
                     checks.append(check)
                 self.run.write("downloads", downloads)
                 self.run.write("captions", caps, scope={"video_id": [v["video_id"] for v in batch]})

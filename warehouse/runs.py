@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import traceback
 import uuid
@@ -32,6 +33,11 @@ def new_run_id(stage: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _one_line(text: str) -> str:
+    """Control characters escaped (a hostile id with a newline or terminal escapes cannot forge log lines)."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def fingerprint(*parts) -> str:
@@ -108,7 +114,7 @@ class Run:
 
     def quarantine(self, item: str, reason: str, detail: str = "") -> None:
         """Record a bad input item; the stage goes on. Written at once (or with the open chunk)."""
-        log.error("%s: quarantined %s: %s %s", self.stage, item, reason, detail)
+        log.error("%s: quarantined %s: %s %s", self.stage, *map(_one_line, (item, reason, detail[:2000])))
         row = {"stage": self.stage, "item": item, "reason": reason, "detail": detail[:2000], "quarantined_at": _now()}
         self.quarantined.append(row)
         self.write("quarantine", [row])

@@ -8,9 +8,13 @@ but `run_id`), inside one transaction:
 - `replace_scope` also deletes the scope's rows that the input no longer has; `merge` never deletes.
 
 A DuckLake commit conflict (another process committed first) rolls back and retries with backoff.
+Text never holds a NUL: DuckLake hands filter values (join keys included) to its catalog as SQL text, which ends at a
+NUL, so one NUL in a key (a hostile id in a quarantine row) would break every later join on that column. A NUL is
+written as the four characters `\\x00`.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import re
@@ -20,6 +24,7 @@ from typing import Callable
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from warehouse.catalog import is_conflict
 from warehouse.schema import Table
@@ -89,6 +94,7 @@ def _frame(t: Table, rows: pl.DataFrame | pa.Table | list[dict], run_id: str) ->
                 OverflowError) as exc:
             keys = [dict(zip(t.key, k)) for k in zip(*(column(k) for k in t.key))]
             raise _misfit(t, c, column(c), keys, exc) from exc
+    arrays = [_no_nul(a) for a in arrays]
     arrays.append(pa.array([run_id] * n, type=pa.string()))
     data = pa.Table.from_arrays(arrays, names=names + ["run_id"])
     if n:
@@ -97,6 +103,13 @@ def _frame(t: Table, rows: pl.DataFrame | pa.Table | list[dict], run_id: str) ->
             dup = keys.filter(keys.is_duplicated()).head(3).to_dicts()
             raise ValueError(f"{t.name}: duplicate keys in input, e.g. {dup}")
     return data
+
+
+def _no_nul(arr):
+    """A text column with each NUL written as the text `\\x00` (see the module docstring)."""
+    if pa.types.is_string(arr.type) and pc.any(pc.match_substring(arr, "\x00")).as_py():
+        return pc.replace_substring(arr, "\x00", "\\x00")
+    return arr
 
 
 def _diff_sql(t: Table, present: set[str]) -> tuple[str, str]:
@@ -190,9 +203,16 @@ def _scope_predicate(t: Table, scope: dict[str, list] | None) -> tuple[str, list
     return " AND ".join(parts), params
 
 
+PATIENCE_PER_RETRY_S = 15.0   # conflicts are retried `retries` times AND for (retries - 1) x this long
+
+
 def transaction(con: duckdb.DuckDBPyConnection, body: Callable[[], object], retries: int = 8):
-    """Run `body` in one transaction; on a commit conflict roll back and retry with jittered backoff."""
-    for attempt in range(retries):
+    """Run `body` in one transaction; on a commit conflict roll back and retry with jittered backoff. A SQLite
+    catalog can answer 'database is locked' at once when another writer committed while this transaction ran, so
+    with several writers on a loaded machine many commits in a row can lose the race: conflicts are retried for a
+    time (PATIENCE_PER_RETRY_S per retry; the default 8 retries: 105 s), not just a count (retries=1: no retry)."""
+    start, patience = time.monotonic(), (retries - 1) * PATIENCE_PER_RETRY_S
+    for attempt in itertools.count():
         con.execute("BEGIN TRANSACTION")
         try:
             result = body()
@@ -204,7 +224,7 @@ def transaction(con: duckdb.DuckDBPyConnection, body: Callable[[], object], retr
             except duckdb.Error:
                 pass                      # already rolled back (DuckDB aborts a transaction on an IO error)
             _drop_partial_file(exc)
-            if not is_conflict(exc) or attempt == retries - 1:
+            if not is_conflict(exc) or (attempt >= retries - 1 and time.monotonic() - start > patience):
                 raise
             time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")

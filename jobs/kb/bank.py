@@ -73,11 +73,17 @@ def load_bank(source: str | Path | dict) -> dict:
     return doc if isinstance(doc, dict) else {"disciplines": doc}
 
 
+# longest text a bank field may hold (a pasted essay would go into every prompt of its knowledge point)
+MAX_CHARS = {"name": 200, "statement": 2000, "keyword": 200}
+
+
 def _text(node, key: str, where: str, problems: list[str]) -> str:
     value = node.get(key) if isinstance(node, dict) else None
     if not isinstance(value, str) or not value.strip():
         problems.append(f"{where}: empty or missing '{key}'")
         return ""
+    if len(value.strip()) > MAX_CHARS[key]:
+        problems.append(f"{where}: '{key}' is {len(value.strip()):,} characters (at most {MAX_CHARS[key]:,})")
     return value.strip()
 
 
@@ -126,6 +132,8 @@ def _walk(node: dict, depth: int, where: str, problems: list[str], seen_subjects
             kws = child.get("keywords") if isinstance(child, dict) else None
             if not isinstance(kws, list) or not kws or not all(isinstance(k, str) and k.strip() for k in kws):
                 problems.append(f"{loc}: 'keywords' must be a non-empty list of non-empty strings")
+            elif any(len(k.strip()) > MAX_CHARS["keyword"] for k in kws):
+                problems.append(f"{loc}: a keyword is longer than {MAX_CHARS['keyword']} characters")
         elif isinstance(child, dict):
             _walk(child, depth + 1, loc, problems, seen_subjects)
 

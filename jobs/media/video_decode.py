@@ -21,6 +21,7 @@ would build a context (and its thread pool) for every frame, which costs more th
 from __future__ import annotations
 
 import hashlib
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,8 +140,8 @@ def _sniff_video(path: Path) -> bool:
 def open_video(path: str | Path, threads: int = 0) -> Iterator[tuple[av.container.InputContainer, av.VideoStream]]:
     """Open `path` and its first video stream, raising a typed VideoError for bad files. Always closes."""
     p = Path(path)
-    if not p.is_file():
-        raise MissingVideo(p, "no such file")
+    if not p.is_file():      # a directory or a device is not a video file either (and /dev/zero would never end)
+        raise MissingVideo(p, "not a regular file" if os.path.lexists(p) else "no such file")
     if p.stat().st_size == 0:
         raise ZeroLengthVideo(p, "file is empty (0 bytes)")
     try:

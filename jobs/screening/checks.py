@@ -17,6 +17,7 @@ log = logging.getLogger("videokr.screen")
 
 CHECKS = ("media", "moderation", "text_relevance", "visual_relevance")
 MODERATION_SIDE = 1024   # longest side of the frames sent to image moderation
+MAX_DURATION_S = 30 * 60  # the paper's limit; collect applies it to the metadata, `media` to the file itself
 
 
 def moderation_frames(path: str, count: int) -> list:
@@ -30,8 +31,9 @@ def row(video: dict, check: str, passed: bool | None, score: float | None = None
             "detail": detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True, default=str)}
 
 
-def media(video: dict, path: str | None, n_frames: int) -> tuple[dict, list]:
-    """(check row, frames). A missing download fails with the download error as detail."""
+def media(video: dict, path: str | None, n_frames: int, max_duration_s: float = MAX_DURATION_S) -> tuple[dict, list]:
+    """(check row, frames). A missing download fails with the download error as detail; a file longer than
+    `max_duration_s` fails with reason `too_long` (the metadata that let it through said otherwise)."""
     if not path:
         return row(video, "media", False, None, {"reason": "download", "error": video.get("download_error")}), []
     try:
@@ -41,7 +43,11 @@ def media(video: dict, path: str | None, n_frames: int) -> tuple[dict, list]:
     except Exception as exc:  # noqa: BLE001 - any decoder failure means the file is unusable
         return row(video, "media", False, None, {"reason": "corrupt", "kind": type(exc).__name__,
                                                  "error": str(exc)[:500]}), []
-    return row(video, "media", True, clip.meta.get("duration_s"), clip.meta), clip.frames
+    duration = clip.meta.get("duration_s")
+    if duration is not None and duration > max_duration_s:
+        return row(video, "media", False, duration, clip.meta | {
+            "reason": "too_long", "error": f"{path}: the file lasts {duration:.0f} s (> {max_duration_s:.0f} s)"}), []
+    return row(video, "media", True, duration, clip.meta), clip.frames
 
 
 def moderation(video: dict, moderator, captions: str, frames: list, scene: dict | None,

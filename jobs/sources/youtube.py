@@ -34,6 +34,22 @@ VIDEO_ID_RE = re.compile(r"[A-Za-z0-9_-]{11}\Z")      # \Z, not $: "$" also matc
 _DURATION_RE = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
 
+class _RedactKey(logging.Filter):
+    """googleapiclient logs every request URL at DEBUG (and retried ones at WARNING), `key=` included: the key is
+    masked in the record before any handler sees it."""
+    _KEY = re.compile(r"([?&]key=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if "key=" in msg:
+            record.msg, record.args = self._KEY.sub(r"\1<redacted>", msg), ()
+        return True
+
+
+for _name in ("googleapiclient.discovery", "googleapiclient.http"):
+    logging.getLogger(_name).addFilter(_RedactKey())
+
+
 class YouTubeError(RuntimeError):
     """A YouTube API call failed for good (after retries, or a non-retryable 4xx)."""
 
