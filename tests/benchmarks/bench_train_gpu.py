@@ -46,7 +46,6 @@ Baselines in the same run (ratios of step time, tokens/s and peak memory):
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -60,43 +59,20 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-HOPPER_BF16_DENSE = 989e12
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing_(en|dis)able.*deprecated")
 
 import rollout_workload as rw  # noqa: E402
-from rollout_workload import TRL, Scorer, amp, bound, fast_generate, grpo_step, hf_generate, set_gc  # noqa: E402
-from train_workload import (LORA_TARGETS, SEVEN_B, TINY, BF16AdamW, build, counts, example, lm_flops,  # noqa: E402
-                            rl_prompt, sft_batch, synthetic_frames, vision_flops)
+import sft_phases as sp  # noqa: E402
+from rollout_workload import TRL, Scorer, bound, fast_generate, grpo_step, hf_generate, set_gc  # noqa: E402
+from sft_phases import (HOPPER_BF16_DENSE, bench_full_ft, bench_sft, bench_sft_fast, mfu, peak_gib,  # noqa: E402
+                        ratio, reset_peak, vision_time)
+from train_workload import (LORA_TARGETS, SEVEN_B, TINY, build, counts, example, lm_flops, rl_prompt,  # noqa: E402
+                            sft_batch, synthetic_frames, vision_flops)
 
 if TRL:
     from trl.trainer.utils import add_fused_lm_head
 
 CUDA = torch.cuda.is_available()
-
-
-def now() -> float:
-    if CUDA:
-        torch.cuda.synchronize()
-    return time.perf_counter()
-
-
-def reset_peak():
-    if CUDA:
-        gc.collect()
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def peak_gib() -> float | None:
-    return round(torch.cuda.max_memory_allocated() / 2**30, 2) if CUDA else None
-
-
-def mfu(flops: float, seconds: float):
-    return round(flops / seconds / HOPPER_BF16_DENSE, 4) if CUDA else None
-
-
-def ratio(x, y, keys) -> dict:
-    return {k: round(x[k] / y[k], 3) for k in keys if x.get(k) and y.get(k)}
 
 
 def phase(res: dict, key: str, fn, *args):
@@ -108,53 +84,6 @@ def phase(res: dict, key: str, fn, *args):
     except Exception as exc:  # noqa: BLE001 - a benchmark reports what broke and goes on
         res[key] = {"error": f"{type(exc).__name__}: {exc}"[:400], "trace": traceback.format_exc()[-1500:]}
     reset_peak()
-
-
-def vision_time(hf, batch: dict, cudnn: bool) -> float:
-    """Seconds for one forward of the vision tower on one video (no grad), the second of two calls."""
-    torch.backends.cuda.enable_cudnn_sdp(cudnn)
-    with torch.no_grad(), amp():
-        for _ in range(2):
-            t0 = now()
-            hf.model.get_video_features(batch["pixel_values_videos"], batch["video_grid_thw"])
-            t = now() - t0
-    return t
-
-
-# ---- SFT -------------------------------------------------------------------------------------------------------
-def sft_loss(model, batch: dict):
-    with amp():
-        if TRL:  # TRL SFTTrainer.compute_loss (loss_type nll)
-            out = model(**batch, use_cache=False, fused_lm_head=True)
-            return (-out.log_probs).sum() / out.label_mask.sum().clamp(min=1)
-        return model(**batch, use_cache=False).loss
-
-
-def bench_sft(name: str, model, opt, batch: dict, steps: int, flops: float, accum: int = 1) -> dict:
-    """Median of `steps` timed optimizer steps (each `accum` forward/backward micro-batches) after one warm-up."""
-    reset_peak()
-    times, loss, params = [], None, [p for g in opt.param_groups for p in g["params"]]
-    try:
-        for s in range(steps + 1):
-            t0 = now()
-            for _ in range(accum):
-                loss = sft_loss(model, batch)
-                (loss / accum).backward()
-            with_grad = sum(p.grad is not None for p in params) / len(params)
-            t1 = now()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            if s:
-                times.append((now() - t0, now() - t1))
-    except torch.OutOfMemoryError as exc:
-        opt.zero_grad(set_to_none=True)
-        return {"name": name, "oom": str(exc).splitlines()[0][:160], "peak_gib": peak_gib()}
-    step, tokens = float(np.median([t for t, _ in times])), accum * int(batch["attention_mask"].sum())
-    return {"name": name, "step_s": round(step, 4), "opt_step_s": round(float(np.median([o for _, o in times])), 4),
-            "accum": accum, "tokens": tokens, "tokens_per_s": round(tokens / step, 1),
-            "tflops_per_s": round(accum * flops / step / 1e12, 1), "mfu": mfu(accum * flops, step),
-            "peak_gib": peak_gib(), "loss": round(loss.item(), 4), "params_with_grad": round(with_grad, 3),
-            "steps_timed": len(times)}
 
 
 # ---- rollouts and GRPO -----------------------------------------------------------------------------------------
@@ -211,25 +140,6 @@ def bench_grpo(model, hf, proc, ex, prompts, video, opt, a, c, dims, fast: bool)
             "steps_timed": len(runs)}
 
 
-def bench_full_ft(model, batch, a, flops) -> dict:
-    """SFT of the whole LM (vision tower frozen) with BF16AdamW; checkpointing on the LM only (the frozen tower has
-    no activations to keep); without checkpointing; and 4 micro-batches per optimizer step."""
-    base = model.unload()
-    for n, p in base.named_parameters():
-        p.requires_grad_(".visual." not in f".{n}")
-    params = [p for p in base.parameters() if p.requires_grad]
-    opt = BF16AdamW(params, lr=1e-5, compile=CUDA)
-    out = {"trainable_params": sum(p.numel() for p in params)}
-    for key, name, on, accum in (("gc", "full LM, BF16AdamW, gc", True, 1),
-                                 ("no_gc", "full LM, BF16AdamW, no gc", False, 1),
-                                 ("no_gc_accum4", "full LM, BF16AdamW, no gc, 4 micro-batches/step", False, 4),
-                                 ("gc_accum4", "full LM, BF16AdamW, gc, 4 micro-batches/step", True, 4)):
-        set_gc(base, on)
-        out[key] = bench_sft(name, base, opt, batch, a.steps, flops, accum)
-    out["optimizer_compiled"] = opt.compiled
-    return out
-
-
 # ---- main ------------------------------------------------------------------------------------------------------
 def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -263,7 +173,7 @@ def main(argv=None) -> dict:
     global CUDA
     from peft import LoraConfig, get_peft_model
     a = parse(argv)
-    CUDA = rw.CUDA = a.device == "cuda"
+    CUDA = rw.CUDA = sp.CUDA = a.device == "cuda"
     dims = TINY if a.tiny else SEVEN_B
     t0 = time.perf_counter()
     hf, proc = build(dims, a.device, torch.bfloat16 if CUDA else torch.float32)
@@ -309,6 +219,12 @@ def main(argv=None) -> dict:
         set_gc(hf, True)
         for key, b in (("ratio_ours_vs_stock", "sft_stock"), ("ratio_ours_vs_no_gc", "sft_lora_no_gc")):
             res[key] = ratio(res["sft_lora_gc"], res[b], ("step_s", "tokens_per_s", "peak_gib"))
+        fast = bench_sft_fast(model, hf, opt, batch, a, sft_flops)
+        res["vision_fwd_one_video_s"]["fast_batched_sdpa"] = fast.pop("vision_fwd_fast_s", None)
+        res.update(fast)
+        for key, x, b in (("ratio_fast_vs_ours_gc", "sft_fast_lora_gc", "sft_lora_gc"),
+                          ("ratio_fast_no_gc_vs_ours_no_gc", "sft_fast_lora_no_gc", "sft_lora_no_gc")):
+            res[key] = ratio(res[x], res[b], ("step_s", "tokens_per_s", "mfu", "peak_gib"))
         del opt
         report(res, a, final=False)
     torch.backends.cuda.enable_cudnn_sdp(cudnn)
@@ -328,10 +244,16 @@ def main(argv=None) -> dict:
         del opt
     del trainable
     if "full_ft" not in a.skip:
-        phase(res, "full_ft", bench_full_ft, model, batch, a, sft_flops)
+        g, ng = res.get("sft_fast_lora_gc", {}).get("peak_gib"), res.get("sft_fast_lora_no_gc", {}).get("peak_gib")
+        per_layer = (ng - g) / len(hf.model.language_model.layers) if g and ng else 1.2  # GiB of activations
+        phase(res, "full_ft", bench_full_ft, model, batch, a, sft_flops, per_layer)
         for k, v in res["full_ft"].items():
             if isinstance(v, dict) and "sft_lora_gc" in res:
                 v["vs_lora_gc"] = ratio(v, res["sft_lora_gc"], ("tokens_per_s", "mfu", "peak_gib"))
+        ff = res["full_ft"]
+        for k, b in (("fast_gc", "gc"), ("fast_gc_accum4", "gc_accum4"), ("fast_fit_accum4", "gc_accum4")):
+            if isinstance(ff.get(k), dict) and isinstance(ff.get(b), dict):
+                ff[k]["vs_" + b] = ratio(ff[k], ff[b], ("step_s", "tokens_per_s", "mfu", "peak_gib"))
     report(res, a)
     return res
 
@@ -350,11 +272,18 @@ def report(res: dict, a, final: bool = True) -> None:
              f"{res.get('vision_fwd_one_video_s')}"]
     if res["trl_error"]:
         lines.append(f"  trl not importable ({res['trl_error']}): passes written directly, same math")
-    lines += [f"  SFT {res[k]['name']}: " + dump(res[k]) for k in ("sft_stock", "sft_lora_gc", "sft_lora_no_gc")
+    lines += [f"  SFT {res[k]['name']}: " + dump(res[k]) for k in ("sft_stock", "sft_lora_gc", "sft_lora_no_gc",
+                                                                   "sft_fast_lora_gc", "sft_fast_lora_no_gc")
               if k in res]
-    for key, what in (("ratio_ours_vs_stock", "stock setup"), ("ratio_ours_vs_no_gc", "ours without checkpointing")):
+    if "fast_loss_check" in res:
+        lines.append(f"  fast path: {res['n_patched']} vision attention modules patched; loss before the first step, "
+                     f"stock vs fast: {json.dumps(res['fast_loss_check'])}")
+    for key, what in (("ratio_ours_vs_stock", "ours / stock setup"),
+                      ("ratio_ours_vs_no_gc", "ours / ours without checkpointing"),
+                      ("ratio_fast_vs_ours_gc", "fast LoRA+gc / ours LoRA+gc"),
+                      ("ratio_fast_no_gc_vs_ours_no_gc", "fast LoRA no gc / ours LoRA no gc")):
         if key in res:
-            lines.append(f"  RATIO ours / {what}, same run: " + json.dumps(res[key]))
+            lines.append(f"  RATIO {what}, same run: " + json.dumps(res[key]))
     ro = res.get("rollouts", {})
     if ro:
         lines.append(f"  ROLLOUTS ({res['rl_prompt_tokens']} prompt tokens, {a.generations} rollouts per prompt, "

@@ -102,6 +102,31 @@ def rl_prompt(proc, ex: Example, frames: Frames) -> tuple[list[int], dict]:
     return enc["input_ids"][0].tolist(), video
 
 
+# ---- the SFT step's fast configuration -------------------------------------------------------------------------
+def scored_loss(model, batch: dict) -> torch.Tensor:
+    """Mean next-token NLL over the response, with the LM head run only on the positions that predict a scored token
+    (`logits_to_keep`), as TRL's fused LM head does and as lm_flops counts it (2*N_head*T_loss), instead of over all
+    T positions (full fp32 logits: 4,628 x 152,064 at 128 frames). Same loss as model(**batch).loss."""
+    labels = batch["labels"]
+    first = int((labels != -100).any(0).nonzero()[0])
+    keep = labels.size(1) - first + 1
+    out = model(**{k: v for k, v in batch.items() if k != "labels"}, use_cache=False, logits_to_keep=keep)
+    logits = out.logits[:, :-1].float()
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels[:, first:].reshape(-1),
+                                             ignore_index=-100)
+
+
+def set_lm_gc(hf, n_checkpointed: int) -> None:
+    """Non-reentrant checkpointing of the first `n_checkpointed` LM decoder layers only (the rest keep activations:
+    less recompute where memory allows); never the frozen vision tower's blocks, which nothing back-propagates."""
+    hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    hf.disable_input_require_grads()
+    for i, layer in enumerate(hf.model.language_model.layers):
+        layer.gradient_checkpointing = i < n_checkpointed
+    for blk in hf.model.visual.blocks:
+        blk.gradient_checkpointing = False
+
+
 # ---- FLOPs -----------------------------------------------------------------------------------------------------
 def counts(model) -> dict:
     inner = model.model
