@@ -94,10 +94,12 @@ def _run(jobs: list, workers: int) -> None:
         for j in jobs:
             _render_job(j)
     else:
-        # fork, not spawn: spawn re-imports the caller's __main__, which (unguarded) calls build_library again
-        # and waits forever on the build lock held here. Workers only draw and encode (no warehouse, no threads).
+        # spawn, not fork: a child forked from a process whose other threads hold FFmpeg's or a library's locks
+        # (a test session, an Airflow worker that already decoded video) hangs for good in its first decode.
+        # Spawned workers import only this module's helpers (a caller's __main__ must keep its entry point
+        # under `if __name__ == "__main__"`, as every entry point here does).
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                 mp_context=multiprocessing.get_context("fork")) as pool:
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
             for k, _ in enumerate(pool.map(_render_job, jobs), 1):
                 if k % 10 == 0 or k == len(jobs):
                     log.info("sample world: rendered %d/%d (%.1f videos/s)", k, len(jobs), k / (time.time() - t0))
