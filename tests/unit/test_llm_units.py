@@ -222,11 +222,11 @@ def test_cache_file_is_shared_safely_by_processes(tmp_path):
     from jobs.llm.cache import ReplyCache
     path = tmp_path / "llm_cache" / "replies.sqlite"
     ReplyCache(path)
-    procs = [mp.get_context("fork").Process(target=_fill, args=(path, j * 300, 300)) for j in range(3)]
+    procs = [mp.get_context("spawn").Process(target=_fill, args=(path, j * 300, 300)) for j in range(3)]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(30)
+        p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     got = ReplyCache(path).get_many([f"k{i}" for i in range(900)])
     assert len(got) == 900 and got["k899"].raw == "raw899" and got["k5"].tokens_in == 5
