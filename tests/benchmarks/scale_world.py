@@ -12,6 +12,7 @@ import polars as pl
 PAPER = {"subjects": 82, "knowledge_points": 63_745, "videos": 145_000}
 WINDOWS_PER_VIDEO = 17
 CHUNK_VIDEOS = 50                      # videos per committed chunk (generate's default); --chunk-videos
+MEDIA = ["/media"]   # where the synthetic videos live: the bench points it into its home and creates them (1 byte)
 U64 = {"phash": pl.UInt64}
 CANDIDATES_PER_VIDEO = (6, 7, 7, 8)
 PASS_RATE = 0.315
@@ -102,8 +103,8 @@ def subject_data(s: int, f: float, n_sub: int, seed: int, pools: Pools, variant:
                      "license": "creativeCommon", "duration_s": dur, "has_captions": True,
                      "published_at": datetime(2020, 1, 1 + v % 28), "privacy_status": "public", "eligible": True})
     kb["videos"] = vids
-    kb["downloads"] = [{"video_id": v["video_id"], "subject_id": sid, "path": f"/media/{v['video_id']}.mp4",
-                        "captions_path": f"/media/{v['video_id']}.vtt", "bytes": 50_000_000, "status": "ok",
+    kb["downloads"] = [{"video_id": v["video_id"], "subject_id": sid, "path": f"{MEDIA[0]}/{v['video_id']}.mp4",
+                        "captions_path": f"{MEDIA[0]}/{v['video_id']}.vtt", "bytes": 50_000_000, "status": "ok",
                         "downloader": "sample"} for v in vids]
     now = datetime(2025, 1, 1)
     for i in range(0, n_vid, CHUNK_VIDEOS):
@@ -111,7 +112,7 @@ def subject_data(s: int, f: float, n_sub: int, seed: int, pools: Pools, variant:
                               "check_calls")}
         for v in vids[i:i + CHUNK_VIDEOS]:
             vid = v["video_id"]
-            ch["video_files"].append({"video_id": vid, "subject_id": sid, "path": f"/media/{vid}.mp4",
+            ch["video_files"].append({"video_id": vid, "subject_id": sid, "path": f"{MEDIA[0]}/{vid}.mp4",
                                       "bytes": 50_000_000, "sha256": _h(vid, n=64), "codec": "h264", "width": 1280,
                                       "height": 720, "fps": 30.0, "duration_s": v["duration_s"],
                                       "frames": int(v["duration_s"] * 30), "status": "ok"})
