@@ -92,6 +92,28 @@ async def deadline_missed(**kwargs) -> None:
     logging.getLogger("videokr.deadline").error("videokr stage missed its deadline: %s", kwargs)
 
 
+def deadline_alert(stage: str, deadline: timedelta | None):
+    """The stage's deadline alert, or None. Airflow 3.3's dag.test() cannot evaluate deadline alerts
+    (DagRun.update_state looks up the serialized alert dicts as ids), so `videokr run` (in-process) parses DAGs
+    with VIDEOKR_DAG_TEST=1 and no deadlines."""
+    if not deadline or os.environ.get("VIDEOKR_DAG_TEST"):
+        return None
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=deadline,
+                         callback=AsyncCallback(deadline_missed, kwargs={"stage": stage}))
+
+
+def scope_check(stage: str):
+    """The `scope.check_subjects` task (inside an open DAG): the subjects asked for, or the triggering assets',
+    checked against the knowledge bank before any work. Returns its XComArg."""
+    with TaskGroup("scope"):
+        @task(task_id="check_subjects", retries=0)
+        def check_subjects(**context) -> list[str]:
+            from jobs.scope import check_subjects as check
+            wanted = list(context["params"].get("subjects") or []) or triggering_subjects(context)
+            return check(stage, wanted)
+        return check_subjects()
+
+
 def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: list[str], pool: str | None = None,
               params: dict | None = None, mapped: bool = False, timeout: timedelta = timedelta(hours=6),
               deadline: timedelta | None = None, phases: list[tuple[str, str | None]] | None = None,
@@ -105,20 +127,10 @@ def stage_dag(stage: str, *, schedule, outlets: list[str], doc_md: str, tags: li
         dag_id=stage, schedule=schedule, catchup=False, max_active_runs=1, doc_md=doc_md,
         tags=["videokr", *tags], params=form_friendly({"subjects": subjects_param(), **(params or {})}),
         default_args=DEFAULT_ARGS | {"execution_timeout": timeout, "on_failure_callback": record_failure},
-        # Airflow 3.3's dag.test() cannot evaluate deadline alerts (DagRun.update_state looks up the serialized
-        # alert dicts as ids), so `videokr run` (in-process) parses DAGs with VIDEOKR_DAG_TEST=1 and no deadlines.
-        deadline=DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=deadline,
-                               callback=AsyncCallback(deadline_missed, kwargs={"stage": stage}))
-        if deadline and not os.environ.get("VIDEOKR_DAG_TEST") else None,
+        deadline=deadline_alert(stage, deadline),
     )
     with dag:
-        with TaskGroup("scope"):
-            @task(task_id="check_subjects", retries=0)
-            def check_subjects(**context) -> list[str]:
-                from jobs.scope import check_subjects as check
-                wanted = list(context["params"].get("subjects") or []) or triggering_subjects(context)
-                return check(stage, wanted)
-            subjects = check_subjects()
+        subjects = scope_check(stage)
 
         with TaskGroup("work"):
             extra = dict(pool=pool) if pool else {}

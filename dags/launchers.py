@@ -15,15 +15,12 @@ of the configured launcher on the `gpu` queue, the stage finishes, publish emits
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 from airflow.sdk import DAG, TaskGroup, task
-from airflow.sdk.definitions.callback import AsyncCallback
-from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
-from dags.common import (DEFAULT_ARGS, asset, deadline_missed, form_friendly, record_failure, subjects_param,
-                         triggering_subjects)
+from dags.common import (DEFAULT_ARGS, asset, deadline_alert, form_friendly, record_failure, scope_check,
+                         subjects_param)
 
 GPU_QUEUE = "gpu"
 LAUNCHERS = ("local", "docker", "kubernetes")
@@ -68,18 +65,10 @@ def launch_dag(stage: str, *, steps: list[str], prepare: str, finish: str, sched
         tags=["videokr", *tags, f"launcher:{launcher}"],
         params=form_friendly({"subjects": subjects_param(), **(params or {})}),
         default_args=DEFAULT_ARGS | {"execution_timeout": timedelta(hours=1), "on_failure_callback": record_failure},
-        deadline=DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=deadline,
-                               callback=AsyncCallback(deadline_missed, kwargs={"stage": stage}))
-        if deadline and not os.environ.get("VIDEOKR_DAG_TEST") else None,   # see dags/common.py
+        deadline=deadline_alert(stage, deadline),
     )
     with dag:
-        with TaskGroup("scope"):
-            @task(task_id="check_subjects", retries=0)
-            def check_subjects(**context) -> list[str]:
-                from jobs.scope import check_subjects as check
-                wanted = list(context["params"].get("subjects") or []) or triggering_subjects(context)
-                return check(stage, wanted)
-            subjects = check_subjects()
+        subjects = scope_check(stage)
 
         with TaskGroup("work"):
             @task(task_id="prepare")

@@ -133,9 +133,14 @@ def _settings(env: dict):
 
 
 def seed(env: dict) -> None:
+    seed_world(_settings(env), N_VIDEOS)
+
+
+def seed_world(settings, n: int) -> None:
+    """`n` kept videos over two subjects with their knowledge points (what generate reads), no media rendered."""
     from warehouse import Warehouse, stage_run
-    with Warehouse(_settings(env)) as wh, stage_run(wh, "fixture") as r:
-        vids = [(f"vid{i:08d}", SUBJECTS[i % 2], f"kp-{i:04d}") for i in range(N_VIDEOS)]
+    with Warehouse(settings) as wh, stage_run(wh, "fixture") as r:
+        vids = [(f"vid{i:08d}", SUBJECTS[i % 2], f"kp-{i:04d}") for i in range(n)]
         r.write("subjects", [{"subject_id": s, "discipline_id": "x", "name": s.title(), "position": i}
                              for i, s in enumerate(SUBJECTS)])
         r.write("knowledge_points", [{"kp_id": k, "subject_id": s, "name": f"Point {k}",

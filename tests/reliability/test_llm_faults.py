@@ -14,13 +14,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.integration.test_crash_resume import reply
+from tests.integration.test_crash_resume import reply, seed_world
 from tests.integration.test_llm_layer import completion
 from tests.reliability.faults import Faults, body_hash
 from tests.reliability.table import check, scale
 
 SEED = 20260
-SUBJECTS = ("physics", "chemistry")
 
 
 def write_config(root: Path, url: str) -> Path:
@@ -58,22 +57,6 @@ n = 2
 m = 1
 """)
     return cfg
-
-
-def seed_world(settings, n: int) -> None:
-    """Kept videos with their knowledge points (what generate reads), without rendering any media."""
-    from warehouse import Warehouse, stage_run
-    with Warehouse(settings) as wh, stage_run(wh, "fixture") as r:
-        vids = [(f"vid{i:08d}", SUBJECTS[i % 2], f"kp-{i:04d}") for i in range(n)]
-        r.write("subjects", [{"subject_id": s, "discipline_id": "x", "name": s.title(), "position": i}
-                             for i, s in enumerate(SUBJECTS)])
-        r.write("knowledge_points", [{"kp_id": k, "subject_id": s, "name": f"Point {k}",
-                                      "statement": f"The principle of {k}.", "keywords": [k]} for _, s, k in vids])
-        r.write("videos", [{"video_id": v, "subject_id": s, "kp_id": k, "title": f"Lecture {i}",
-                            "description": "A lecture."} for i, (v, s, k) in enumerate(vids)])
-        r.write("screening", [{"video_id": v, "subject_id": s, "kp_id": k, "decision": "keep"} for v, s, k in vids])
-        r.write("downloads", [{"video_id": v, "subject_id": s, "path": f"/nonexistent/{v}.mp4", "status": "ok"}
-                              for v, s, _ in vids])
 
 
 @pytest.fixture
