@@ -10,16 +10,16 @@ import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from videokr.review_app import auth
+from videokr.review_app.frames import frame_jpeg
 from videokr.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
-THUMB_SIDE, FULL_SIDE = 240, 1280
 
 
 class VerdictBody(BaseModel):
@@ -129,21 +129,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/samples/{sample_id}/frames/{i}")
     def frame(sample_id: str, i: int, size: str = "thumb", u: auth.Reviewer = Depends(user)):
-        from jobs.media import model_frames
         from jobs.review import samples
         with st.lock:
             try:
                 path, stamps = samples.video_of(st.wh, sample_id)
             except KeyError:
                 raise HTTPException(404, f"no review sample {sample_id!r}") from None
-        if not path or not 0 <= i < len(stamps):
-            raise HTTPException(404, f"sample {sample_id} has no frame {i}")
-        try:    # one frame per request (selective decode; the browser caches it), never whole clips in memory
-            mf = model_frames.load(path, model_frames.Budget(frames=1, max_side=FULL_SIDE), [stamps[i]])
-        except model_frames.VideoError as exc:
-            raise HTTPException(404, f"video of {sample_id} cannot be decoded: {exc}") from None
-        jpeg = model_frames.encode_jpeg(mf.array[0], THUMB_SIDE if size == "thumb" else FULL_SIDE)
-        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+        return frame_jpeg(path, stamps, i, size, f"sample {sample_id}")
 
     @app.post("/api/verdicts", status_code=201)
     def verdict(body: VerdictBody, u: auth.Reviewer = Depends(reviewer)):

@@ -10,14 +10,14 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 import videokr.review_app.auth as auth
+from videokr.review_app.frames import frame_jpeg
 
 PAGE = Path(__file__).parent / "static" / "reannotate.html"
-THUMB_SIDE, FULL_SIDE = 240, 1280
 
 
 class ReannotationBody(BaseModel):
@@ -66,21 +66,13 @@ def router(st, user, reviewer) -> APIRouter:
 
     @r.get("/api/reannotation/tasks/{task_id}/frames/{i}")
     def frame(task_id: str, i: int, size: str = "thumb", u: auth.Reviewer = Depends(user)):
-        from jobs.media import model_frames
         from jobs.review import reannotation
         try:
             with st.lock:
                 path, stamps = reannotation.video_of(st.wh, task_id)
         except KeyError as exc:
             raise HTTPException(404, str(exc)) from None
-        if not path or not 0 <= i < len(stamps):
-            raise HTTPException(404, f"task {task_id} has no frame {i}")
-        try:
-            mf = model_frames.load(path, model_frames.Budget(frames=1, max_side=FULL_SIDE), [stamps[i]])
-        except model_frames.VideoError as exc:
-            raise HTTPException(404, f"video of {task_id} cannot be decoded: {exc}") from None
-        jpeg = model_frames.encode_jpeg(mf.array[0], THUMB_SIDE if size == "thumb" else FULL_SIDE)
-        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+        return frame_jpeg(path, stamps, i, size, f"task {task_id}")
 
     @r.post("/api/reannotations", status_code=201)
     def submit(body: ReannotationBody, u: auth.Reviewer = Depends(reviewer)):
