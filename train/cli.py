@@ -15,7 +15,7 @@ def add_args(ap: argparse.ArgumentParser, defaults) -> None:
         flag = "--" + name.replace("_", "-")
         if name in ("model", "data", "out"):
             ap.add_argument(flag, required=True)
-        elif isinstance(value, bool) or name in ("bf16",):
+        elif isinstance(value, bool) or name in ("bf16", "compile_blocks"):
             ap.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
         else:
             kind = type(value) if value is not None else str

@@ -48,6 +48,7 @@ def _plan(cu_seqlens: torch.Tensor) -> list[tuple[int, torch.Tensor | None]]:
     return plan
 
 
+@torch.compiler.disable  # the plan's host sync and Python grouping stay eager when the blocks around are compiled
 def segment_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqlens: torch.Tensor,
                       scale: float) -> torch.Tensor:
     """Bidirectional attention within each cu_seqlens segment. q, k, v: (tokens, heads, dim) -> (tokens, heads, dim)."""
@@ -79,6 +80,22 @@ def _forward(self, hidden_states: torch.Tensor, cu_seqlens: torch.Tensor, rotary
     return self.proj(out.reshape(seq, -1))
 
 
+def _patch_embed(self, hidden_states: torch.Tensor) -> torch.Tensor:
+    """The patch embedding's Conv3d has kernel == stride == the whole patch, so it is one matmul over the flattened
+    (channel, time, row, col) patch, which is the weight's own memory order: same math, one GEMM instead of cuDNN's
+    3-D convolution (slow for 16,384 single-position outputs)."""
+    w = self.proj.weight
+    out = F.linear(hidden_states.reshape(-1, w[0].numel()).to(w.dtype), w.reshape(w.size(0), -1), self.proj.bias)
+    return out.view(-1, w.size(0))
+
+
+def _patchable_embed(m: torch.nn.Module) -> bool:
+    conv = getattr(m, "proj", None)
+    return (type(m).__name__.endswith("VisionPatchEmbed") and isinstance(conv, torch.nn.Conv3d)
+            and tuple(conv.kernel_size) == tuple(conv.stride) and conv.padding in ((0, 0, 0), "valid")
+            and conv.groups == 1 and tuple(conv.dilation) == (1, 1, 1))
+
+
 def _patchable(m: torch.nn.Module) -> bool:
     mod = sys.modules.get(type(m).__module__)
     return (type(m).__name__.endswith("VisionAttention") and hasattr(mod, "apply_rotary_pos_emb_vision")
@@ -86,24 +103,26 @@ def _patchable(m: torch.nn.Module) -> bool:
 
 
 def patch_vision(model: torch.nn.Module) -> int:
-    """Route every Qwen-VL vision attention module of `model` through the batched path (idempotent)."""
+    """Route every Qwen-VL vision attention module of `model` through the batched path, and its patch embedding
+    through one matmul (idempotent). Returns the number of attention modules patched."""
     if os.environ.get("VIDEOKR_FAST_VISION", "1") == "0":
         return 0
     n = 0
     for m in model.modules():
-        if _patchable(m):
+        fast = _forward if _patchable(m) else _patch_embed if _patchable_embed(m) else None
+        if fast is not None:
             if "_stock_forward" not in m.__dict__:
                 m._stock_forward = m.forward
-                m.forward = types.MethodType(_forward, m)
-            n += 1
+                m.forward = types.MethodType(fast, m)
+            n += fast is _forward
     return n
 
 
 def unpatch_vision(model: torch.nn.Module) -> int:
-    """Restore the stock forward (for comparisons)."""
+    """Restore the stock forwards (for comparisons). Returns the number of attention modules restored."""
     n = 0
     for m in model.modules():
         if "_stock_forward" in m.__dict__:
             m.forward = m.__dict__.pop("_stock_forward")
-            n += 1
+            n += _patchable(m)
     return n

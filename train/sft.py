@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from train.common import (TrainParams, cpu_deepspeed_state, deepspeed_config, grad_accum_for, load_model_and_processor,
                           train_and_save, use_bf16, write_summary)
 
@@ -26,6 +28,7 @@ class SFTParams(TrainParams):
     warmup: float = 0.03  # <1: fraction of steps, >=1: steps
     lr_scheduler: str = "cosine"
     weight_decay: float = 0.0
+    compile_blocks: bool | None = None  # torch.compile each LM layer and vision block (train.fast_compile); None: on GPU
 
 
 def sft_config(p: SFTParams):
@@ -54,6 +57,10 @@ def build_trainer(p: SFTParams, model=None, processor=None):
     if model is None or processor is None:
         model, processor = load_model_and_processor(p.model, p.bf16)
     patch_vision(model)  # one batched SDPA call per vision layer, same math (VIDEOKR_FAST_VISION=0: stock)
+    if torch.cuda.is_available() if p.compile_blocks is None else p.compile_blocks:
+        from train.fast_compile import compile_blocks
+        model.config.use_cache = False  # training reads no KV cache; a cache object would specialise each layer's graph
+        compile_blocks(model)
     rows = [from_release(json.loads(line)) for line in Path(p.data).read_text().splitlines() if line.strip()]
     if not rows:
         raise ValueError(f"{p.data}: no examples")

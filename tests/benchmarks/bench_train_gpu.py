@@ -153,7 +153,7 @@ def parse(argv=None):
     ap.add_argument("--micro-batch", type=int, default=8, help="GRPO rows per log-prob pass (train.grpo: 8)")
     ap.add_argument("--beta", type=float, default=0.01)
     ap.add_argument("--lora-r", type=int, default=64)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["sft", "rollouts", "grpo", "full_ft"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["sft", "compiled", "rollouts", "grpo", "full_ft"])
     ap.add_argument("--no-full-ft", action="store_true", help="same as --skip full_ft")
     ap.add_argument("--out", default=None, help="write the report here (default $OUT/bench_train_gpu.txt if set)")
     a = ap.parse_args(argv)
@@ -228,6 +228,11 @@ def main(argv=None) -> dict:
         del opt
         report(res, a, final=False)
     torch.backends.cuda.enable_cudnn_sdp(cudnn)
+    if "compiled" not in a.skip:
+        opt = torch.optim.AdamW(trainable, lr=1e-5, fused=CUDA)
+        phase(res, "compiled", sp.bench_sft_compiled, model, hf, opt, batch, a, sft_flops)
+        del opt
+        report(res, a, final=False)
     prompt_ids, video = rl_prompt(proc, ex, frames)
     prompts = rw.distinct_prompts(prompt_ids, hf.config.vision_end_token_id, a.prompts)
     a.suppress = rw.suppress_ids(proc, hf)
@@ -299,6 +304,11 @@ def report(res: dict, a, final: bool = True) -> None:
             lines.append(f"  GRPO step ({res[k].get('generation', k)}): " + dump(res[k]))
     if "ratio_grpo_fast_vs_hf" in res:
         lines.append("  RATIO GRPO step fast / HF generate, same run: " + json.dumps(res["ratio_grpo_fast_vs_hf"]))
+    for k, v in res.get("compiled", {}).items():
+        if isinstance(v, dict) and "name" in v:
+            lines.append(f"  SFT {v['name']}: " + dump(v))
+        else:
+            lines.append(f"  compiled {k}: {json.dumps(v)}")
     for k, v in res.get("full_ft", {}).items():
         if isinstance(v, dict):
             lines.append(f"  SFT {v.get('name', k)}: " + dump(v))

@@ -161,3 +161,70 @@ def bench_full_ft(model, batch, a, flops, per_layer: float) -> dict:
     unpatch_vision(base)
     out["optimizer_compiled"] = opt.compiled
     return out
+
+
+# ---- compiled blocks (train.fast_compile) ----------------------------------------------------------------------
+def kernel_profile(fn, top: int = 12) -> dict:
+    """CUDA kernel time of one call of `fn`, by kind (GEMM, attention, the rest: elementwise, norms, copies) and the
+    top kernels: where a step's time goes, to read beside its MFU."""
+    from torch.profiler import ProfilerActivity, profile
+    if not CUDA:
+        return {}
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    rows = [(e.key, e.self_device_time_total / 1e3, e.count) for e in prof.key_averages() if e.self_device_time_total > 0]
+    kinds = {"gemm": ("gemm", "cutlass", "nvjet", "xmma", "cublas", "matmul"),
+             "attention": ("flash", "fmha", "attention", "sdpa", "cudnn")}
+    by = {"gemm": 0.0, "attention": 0.0, "other": 0.0}
+    for name, ms, _ in rows:
+        low = name.lower()
+        by[next((k for k, pats in kinds.items() if any(p in low for p in pats)), "other")] += ms
+    rows.sort(key=lambda r: -r[1])
+    return {"kernel_ms": {k: round(v, 1) for k, v in by.items()}, "total_ms": round(sum(by.values()), 1),
+            "top": [(n[:90], round(ms, 2), c) for n, ms, c in rows[:top]]}
+
+
+def sft_step(model, opt, batch: dict) -> None:
+    sft_loss(model, batch, scored=True).backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
+def bench_sft_compiled(model, hf, opt, batch: dict, a, flops: float) -> dict:
+    """The fast LoRA step (train.fast_vision, LM head on scored tokens) with train.fast_compile's compiled blocks:
+    vision blocks only, then LM layers too; no checkpointing, and with every LM layer checkpointed. The eager fast
+    step is re-measured here as the same-run baseline. Kernel profiles of the eager and the compiled step."""
+    from train.fast_compile import compile_blocks, uncompile_blocks
+    out, n = {}, len(hf.model.language_model.layers)
+    hf.config.use_cache = False
+    patch_vision(hf)
+    try:
+        set_lm_gc(hf, 0)
+        out["vision_fwd_eager_s"] = round(vision_time(hf, batch, torch.backends.cuda.cudnn_sdp_enabled()), 4)
+        out["eager_no_gc"] = bench_sft("lora, no gc, fast vision, eager (baseline)", model, opt, batch, a.steps,
+                                       flops, scored=True)
+        out["profile_eager"] = kernel_profile(lambda: sft_step(model, opt, batch))
+        t0 = now()
+        out["compiled"] = compile_blocks(hf, kinds=("vision",))
+        out["vision_fwd_compiled_s"] = round(vision_time(hf, batch, torch.backends.cuda.cudnn_sdp_enabled()), 4)
+        out["vision_compile_s"] = round(now() - t0 - out["vision_fwd_compiled_s"], 1)
+        out["vision_compiled_no_gc"] = bench_sft("lora, no gc, fast vision, vision blocks compiled", model, opt,
+                                                 batch, a.steps, flops, scored=True)
+        out["compiled"] = compile_blocks(hf)
+        t0 = now()
+        sft_step(model, opt, batch)
+        out["lm_compile_first_step_s"] = round(now() - t0, 1)
+        out["compiled_no_gc"] = bench_sft("lora, no gc, fast vision, LM layers + vision blocks compiled", model, opt,
+                                          batch, a.steps, flops, scored=True)
+        out["profile_compiled"] = kernel_profile(lambda: sft_step(model, opt, batch))
+        set_lm_gc(hf, n)
+        out["compiled_gc"] = bench_sft("lora, LM-only gc, fast vision, LM layers + vision blocks compiled", model, opt,
+                                       batch, a.steps, flops, scored=True)
+    finally:
+        uncompile_blocks(hf)
+        unpatch_vision(hf)
+        set_gc(hf, True)
+    for k in ("vision_compiled_no_gc", "compiled_no_gc"):
+        out[f"ratio_{k}_vs_eager"] = ratio(out[k], out["eager_no_gc"], ("step_s", "tokens_per_s", "mfu", "peak_gib"))
+    return out
