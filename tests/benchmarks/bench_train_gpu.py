@@ -256,7 +256,8 @@ def main(argv=None) -> dict:
             if isinstance(v, dict) and "sft_lora_gc" in res:
                 v["vs_lora_gc"] = ratio(v, res["sft_lora_gc"], ("tokens_per_s", "mfu", "peak_gib"))
         ff = res["full_ft"]
-        for k, b in (("fast_gc", "gc"), ("fast_gc_accum4", "gc_accum4"), ("fast_fit_accum4", "gc_accum4")):
+        for k, b in (("fast_gc", "gc"), ("fast_gc_accum4", "gc_accum4"), ("fast_fit_accum4", "gc_accum4"),
+                     ("compiled_fit", "fast_fit"), ("compiled_fit_accum4", "fast_fit_accum4")):
             if isinstance(ff.get(k), dict) and isinstance(ff.get(b), dict):
                 ff[k]["vs_" + b] = ratio(ff[k], ff[b], ("step_s", "tokens_per_s", "mfu", "peak_gib"))
     report(res, a)

@@ -158,6 +158,16 @@ def bench_full_ft(model, batch, a, flops, per_layer: float) -> dict:
                                          flops, accum, scored=True)
         out["fast_fit" + tag] = bench_fitted_gc(f"{fast}, {accum} micro-batch(es)/step", base, opt, batch, a, flops,
                                                 accum, out["fast_gc" + tag].get("peak_gib"), per_layer)
+    from train.fast_compile import compile_blocks, uncompile_blocks
+    base.config.use_cache = False
+    compile_blocks(base)
+    for accum, tag in ((1, ""), (4, "_accum4")):
+        set_lm_gc(base, n)
+        gc_all = bench_sft(f"{fast}, blocks compiled, LM-only gc, {accum} micro-batch(es)/step", base, opt, batch,
+                           a.steps, flops, accum, scored=True)
+        out["compiled_fit" + tag] = bench_fitted_gc(f"{fast}, blocks compiled, {accum} micro-batch(es)/step", base,
+                                                    opt, batch, a, flops, accum, gc_all.get("peak_gib"), per_layer)
+    uncompile_blocks(base)
     unpatch_vision(base)
     out["optimizer_compiled"] = opt.compiled
     return out
