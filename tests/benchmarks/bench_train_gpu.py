@@ -40,6 +40,9 @@ Baselines in the same run (ratios of step time, tokens/s and peak memory):
   ours:  those hooks removed (non-reentrant checkpointing does not need them; LoRA grads still flow, checked as
          params_with_grad) and the SDPA backend whose per-window vision calls were faster in this run.
   no-gc: ours without gradient checkpointing (what checkpointing costs in time and saves in memory).
+  compiled: the fast LoRA step eager, then with train.fast_compile's compiled vision blocks, then LM layers too (with
+         and without checkpointing), with a kernel profile (GEMM / attention / other) of the eager and compiled step;
+         the whole-LM phase adds compiled rows beside its eager ones.
   rollouts: HF generate at 1 prompt x 8 (today's path); the fast path's figures are ratios to it and to the bound.
   GRPO step: the same step with HF generate (same prompts, same run). Full fine-tuning: ratios to LoRA + gc (ours).
 """
