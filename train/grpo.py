@@ -71,6 +71,8 @@ def build_trainer(p: GRPOParams, model=None, processor=None):
     from train.video_grpo import VideoGRPOTrainer
     if model is None or processor is None:
         model, processor = load_model_and_processor(p.model, p.bf16)
+    from train.fast_vision import patch_vision
+    patch_vision(model)  # the rollouts' prefill and both log-prob passes run the vision tower: same math, batched
     return VideoGRPOTrainer(model=model, reward_funcs=[trl_reward_func(p.strict_format)], args=grpo_config(p),
                             train_dataset=rl_dataset(p.data), processing_class=processor, n_frames=p.frames,
                             max_video_tokens=p.max_video_tokens, record_generation_logps=p.record_generation_logps,
