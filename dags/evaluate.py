@@ -17,7 +17,8 @@ dag = launch_dag(
 ### evaluate
 **Reads** the last train run's models and its held-out set (plus benchmark-format files from `[train] benchmarks`).
 `work.evaluate` runs one evaluation per model whose files, data or options changed (mapped; none: skipped) with the
-`[train] launcher`, on the `gpu` queue and pool. **Writes** `eval_results`: accuracy by question type, subject and
+`[train] launcher`, on the `gpu` queue and pool; the `local` launcher evaluates them in one process (one import of
+torch). **Writes** `eval_results`: accuracy by question type, subject and
 dataset for each model, checkpoint and frame budget, with the warehouse snapshot.
 """,
 )

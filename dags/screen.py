@@ -13,7 +13,7 @@ dag = stage_dag(
     params={"rescreen": Param(False, type="boolean", description="redo every check, not only the missing ones")},
     doc_md="""
 ### screen
-**Reads** eligible `videos` in scope. Four phases, each its own task and pool:
+**Reads** eligible `videos` in scope. Four phases, each its own task and pool (`videokr run`: one task, in order):
 
 1. **download** - yt-dlp (mp4 <= 720p, English captions else automatic ones, download archive) or the sample
    library -> `downloads`, `captions`; zero-byte, truncated and corrupt files fail the `media` check.

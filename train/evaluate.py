@@ -2,6 +2,7 @@
 
     python -m train.evaluate --model runs/grpo --data exports/<v>/videokr/rl.jsonl --frames 16 32 64 128 \
         --out runs/eval [--format mmvu --video-root /data/mmvu/videos] [--record]
+    python -m train.evaluate --batch '[{"model": "runs/sft", "data": [...], ...}, ...]'   # several, one process
 
 Greedy decoding. Multiple choice: rule-based letter extraction from the response (the `<answer>` content first).
 Open-ended: a judge callable (question, reference, response) -> score in [0, 1] when given (the `judge` model role),
@@ -32,6 +33,7 @@ from warehouse.runs import fingerprint
 from train.data import VideoDecodeError, example_stamps, frames_for, prompt_messages, video_inputs
 from train.eval_sets import EvalItem, load_eval_set
 from train.rewards import extract_answer, format_reward, rouge_f1
+from train.stage import model_identity  # noqa: F401  (re-exported; the stage task computes it without torch)
 
 log = logging.getLogger("videokr.eval")
 FRAME_BUDGETS = (16, 32, 64, 128)
@@ -105,15 +107,6 @@ def aggregate(scored: list[dict]) -> list[dict]:
                      "format_rate": sum(s["format"] for s in ok) / len(ok) if ok else None,
                      "failed": len(items) - len(ok)})
     return rows
-
-
-def model_identity(model_path: str) -> str:
-    """Names, sizes and mtimes of the model folder's files: a retrain into the same folder is a new model."""
-    root = Path(model_path)
-    if not root.is_dir():
-        return model_path
-    return fingerprint(sorted((str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
-                              for f in root.rglob("*") if f.is_file()))
 
 
 class Recorder:
@@ -216,9 +209,11 @@ def record(result: dict, wh=None, settings=None) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     ap = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True)
+    ap.add_argument("--model")
     ap.add_argument("--checkpoint")
-    ap.add_argument("--data", nargs="+", required=True)
+    ap.add_argument("--data", nargs="+")
+    ap.add_argument("--batch", help="JSON list of option dicts ({\"model\": ..., \"data\": [...], ...}), each "
+                                    "evaluated in turn in this process (imports paid once); returns their results")
     ap.add_argument("--format", default="auto", choices=["auto", "videokr", "mmvu", "videommmu"])
     ap.add_argument("--video-root")
     ap.add_argument("--frames", type=int, nargs="+", default=list(FRAME_BUDGETS))
@@ -229,6 +224,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out")
     ap.add_argument("--record", action="store_true", help="write eval_results to the warehouse (VIDEOKR_HOME)")
     a = ap.parse_args(argv)
+    if a.batch:
+        return _batch(json.loads(a.batch))
+    if not a.model or not a.data:
+        ap.error("--model and --data are required (or --batch)")
     args = (a.model, a.data, tuple(a.frames), a.out, a.format, a.video_root, None, a.max_new_tokens,
             a.max_video_tokens, a.batch_size, a.limit, a.checkpoint)
     if not a.record:
@@ -242,6 +241,21 @@ def main(argv: list[str] | None = None) -> dict:
             result["recorded"] = {"run_id": run.run_id, "rows": dict(run.rows)}
     print(json.dumps([r for r in result["rows"] if r["group_by"] == "overall"]))
     return result
+
+
+def _batch(jobs: list[dict]) -> list[dict]:
+    """Each job as its own `main` (its own fingerprint, `runs` row and units), models freed in between."""
+    import gc
+
+    from train.launchers import cli_args
+    results = []
+    for i, job in enumerate(jobs, 1):
+        print(f"[eval] model {i}/{len(jobs)}: {job.get('model')}", flush=True)
+        results.append(main(cli_args(job)))
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return results
 
 
 if __name__ == "__main__":

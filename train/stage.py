@@ -8,7 +8,8 @@ train:    `prepare`: export the splits (VideoKR JSONL) at the current warehouse 
           `train.sft`/`train.grpo` record `train_runs` with the snapshot and export manifest they read.
 evaluate: evaluate the base model and every model the last train run produced on the held-out set (and any
           benchmark-format files given), at the configured frame budgets, into `eval_results`; a model whose files,
-          data and options are unchanged since its evaluation committed is not launched again.
+          data and options are unchanged since its evaluation committed is not launched again. The local launcher
+          evaluates the models in one process (`--batch`); docker/kubernetes launch one container per model.
 
 Jobs always pass `--resume` and checkpoint every `[train] save_steps`: a retried (killed) task goes on from its last
 complete checkpoint. `run` / `evaluate_run` do prepare -> local launches -> finish in one process (`videokr stage`).
@@ -177,8 +178,6 @@ def prepare_evaluate(settings: Settings | None = None, subjects: list[str] | Non
                      params: dict | None = None) -> dict:
     """The evaluations to launch ({"launches": {"evaluate": [spec, ...]}}): one per model of the last plan whose
     files, eval data and options changed since its evaluation committed (those unchanged are skipped)."""
-    from train.common import file_sha256
-    from train.evaluate import model_identity
     from train.launchers import TrainJob, launch_spec
     from warehouse.runs import fingerprint
     settings = settings or Settings.load()
@@ -191,24 +190,46 @@ def prepare_evaluate(settings: Settings | None = None, subjects: list[str] | Non
         for name, model in p["models"]:
             args = {"model": model, "data": data, "frames": list(cfg["frames"]), "record": True,
                     "out": str(Path(p["runs"]) / f"eval-{name}")} | (TINY["eval"] if p["tiny"] else {})
-            fp = fingerprint(model_identity(model), [file_sha256(d) for d in data], {k: v for k, v in args.items()
-                                                                                  if k != "out"})
+            fp = fingerprint(model_identity(model), [_sha256(d) for d in data], {k: v for k, v in args.items()
+                                                                             if k != "out"})
             jobs[f"{p['runs']}/{name}"] = (name, args, fp)
         done = r.fingerprints(list(jobs))
         out = {"run_id": r.run_id, "stage": "evaluate", "rows": {}, "launcher": cfg["launcher"],
                "launches": {"evaluate": []}, "jobs": [], "launched": [], "items": {}, "skipped": 0}
+        todo = []
         for item, (name, args, fp) in jobs.items():
             if done.get(item) == fp:
                 out["skipped"] += 1
                 continue
-            job = TrainJob("train.evaluate", args, name=f"videokr-eval-{name}")
+            todo.append(TrainJob("train.evaluate", args, name=f"videokr-eval-{name}"))
+            out["items"][item] = fp
+        if cfg["launcher"] == "local" and len(todo) > 1:
+            # one process evaluates them in turn: torch and transformers are imported once, not once per model
+            # (on one GPU worker they would run one after another anyway); containers keep one launch per model
+            todo = [TrainJob("train.evaluate", {"batch": json.dumps([j.args for j in todo])}, name="videokr-eval")]
+        for job in todo:
             spec = launch_spec(job, cfg["launcher"], cfg, settings.home)
             out["launches"]["evaluate"].append(spec)
             out["launched"].append(described(job, spec, cfg["launcher"]))
             out["jobs"].append(job.to_dict())
-            out["items"][item] = fp
         r.skipped = out["skipped"]
         return out | {"changed": bool(out["jobs"])}
+
+
+def model_identity(model_path: str) -> str:
+    """Names, sizes and mtimes of the model folder's files: a retrain into the same folder is a new model."""
+    from warehouse.runs import fingerprint
+    root = Path(model_path)
+    if not root.is_dir():
+        return model_path
+    return fingerprint(sorted((str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
+                              for f in root.rglob("*") if f.is_file()))
+
+
+def _sha256(path: str) -> str:
+    """train.common.file_sha256's digest, without importing torch into the stage task (about 2 CPU s)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def finish_evaluate(settings: Settings | None, prepared: dict) -> dict:

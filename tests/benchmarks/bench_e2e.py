@@ -3,9 +3,10 @@ from nothing, every stage doing its work) and an unchanged repeat (change-only: 
 
     OMP_NUM_THREADS=1 .venv/bin/python tests/benchmarks/bench_e2e.py [--cores 2] [--keep]
 
-Prints each stage DAG's seconds (from the Airflow metadata DB: the dag runs' start and end), the command's wall time,
-and the ratios against the goals: first run <= 300 s, repeat <= 60 s, on 2 cores. With more cores than --cores, the
-command is pinned to the first ones (sched_setaffinity), so figures from a bigger machine stay comparable.
+Prints each stage DAG's seconds (from the Airflow metadata DB: the dag runs' start and end) and CPU seconds, the
+command's wall and CPU seconds (all its processes), the load average around each run, and the ratios against the
+goals: first run <= 300 s, repeat <= 60 s, on 2 cores. With more cores than --cores, the command is pinned to the
+first ones (sched_setaffinity), so figures from a bigger machine stay comparable.
 No shared render cache: VIDEOKR_SAMPLE_CACHE is removed from the environment.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -26,14 +28,21 @@ ROOT = Path(__file__).resolve().parents[2]
 GOALS = {"first": 300.0, "repeat": 60.0}
 
 
-def run_once(home: Path, cores: int) -> tuple[float, int, str]:
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_once(home: Path, cores: int) -> tuple[float, float, tuple, int, str]:
+    """(wall s, CPU s of the command and all its processes, load averages before/after, returncode, output)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIDEOKR_", "AIRFLOW"))}
     env |= {"VIDEOKR_HOME": str(home), "OMP_NUM_THREADS": "1"}
     cpus = sorted(os.sched_getaffinity(0))[:cores]
-    t0 = time.time()
+    load0, cpu0, t0 = os.getloadavg()[0], _children_cpu(), time.time()
     proc = subprocess.run([sys.executable, "-m", "videokr.cli", "run"], cwd=ROOT, env=env, capture_output=True,
                           text=True, preexec_fn=lambda: os.sched_setaffinity(0, cpus))
-    return time.time() - t0, proc.returncode, proc.stdout + proc.stderr
+    return (time.time() - t0, _children_cpu() - cpu0, (load0, os.getloadavg()[0]), proc.returncode,
+            proc.stdout + proc.stderr)
 
 
 def dag_seconds(home: Path) -> list[dict[str, float]]:
@@ -67,14 +76,17 @@ def main() -> None:
     a = ap.parse_args()
     tmp = Path(a.report).parent if a.report else Path(tempfile.mkdtemp(prefix="videokr-bench-e2e-"))
     home = Path(a.report) if a.report else tmp / "home"
-    walls, outs = ([float("nan")] * 2, ["", ""]) if a.report else ([], [])
+    nan = float("nan")
+    walls, cmd_cpu, loads, outs = ([nan] * 2, [nan] * 2, [(nan, nan)] * 2, ["", ""]) if a.report else ([], [], [], [])
     try:
         for label in () if a.report else ("first", "repeat"):
-            wall, rc, out = run_once(home, a.cores)
+            wall, cpu_s, load, rc, out = run_once(home, a.cores)
             if rc != 0:
                 print(out[-4000:])
                 raise SystemExit(f"videokr run ({label}) exited with {rc}")
             walls.append(wall)
+            cmd_cpu.append(cpu_s)
+            loads.append(load)
             outs.append(out)
         split, cpu = dag_seconds(home), dag_cpu(home)
         from jobs.stages import registered
@@ -91,7 +103,10 @@ def main() -> None:
         dags = [sum(x.get(s, 0) for s in stages) for x in split]
         cpus = [sum(x.get(s, 0) for s in stages) for x in cpu]
         print(f"{'DAGs total':<16}{dags[0]:>10.1f}{cpus[0]:>8.1f}{dags[1]:>10.1f}{cpus[1]:>8.1f}")
-        print(f"{'command wall':<16}{walls[0]:>10.1f}{'':>8}{walls[1]:>10.1f}")
+        print(f"{'command wall':<16}{walls[0]:>10.1f}{cmd_cpu[0]:>8.1f}{walls[1]:>10.1f}{cmd_cpu[1]:>8.1f}"
+              "   (CPU: the command and all its processes)")
+        print(f"{'load avg (1 min)':<16}{'%.1f->%.1f' % loads[0]:>10}{'':>8}{'%.1f->%.1f' % loads[1]:>10}"
+              "   (at the run's start -> end)")
         print(f"{'goal':<16}{GOALS['first']:>10.0f}{'':>8}{GOALS['repeat']:>10.0f}")
         r = [walls[0] / GOALS["first"], walls[1] / GOALS["repeat"]]
         print(f"{'wall / goal':<16}{r[0]:>10.2f}{'':>8}{r[1]:>10.2f}   ({'met' if max(r) <= 1 else 'NOT met'})")
