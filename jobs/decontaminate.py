@@ -2,7 +2,7 @@
 
 1. Benchmark registry -> `benchmark_items` (jobs/dedup/benchmarks.py: MMVU, VideoMMMU, generic JSON/JSONL manifests).
 2. Benchmark videos available as files (the sample world's benchmark-like originals, or params["benchmark_videos"])
-   -> `benchmark_windows` via `jobs.media.windows.sliding_window_hashes_for(path)` (pHash + motion, 1-s starts).
+   -> `benchmark_windows` via `jobs.media.windows.sliding_window_hashes_for(path)` (two half-window pHashes, 1-s starts).
 3. Matching, scoped by subject:
    - YouTube id: videos.video_id in benchmark_items.youtube_ids (sql/queries/contamination_youtube.sql);
    - near-duplicates: window_hashes vs benchmark_windows, banded Hamming join + sequence matching (jobs/dedup/neardup.py).
@@ -75,15 +75,15 @@ def benchmark_videos(settings: Settings, params: dict) -> list[dict]:
 
 
 def load_benchmark_windows(settings: Settings, wh: Warehouse, run, params: dict) -> int:
-    """Hash benchmark videos not hashed yet (by benchmark, video and file path; rows without motion are an older
-    layout and are hashed again) into benchmark_windows: a window starting every second (see neardup.py)."""
+    """Hash benchmark videos not hashed yet (by benchmark, video and file path; rows of another hash version are
+    hashed again) into benchmark_windows: a window starting every second (see neardup.py)."""
     vids = benchmark_videos(settings, params)
     if not vids:
         return 0
-    from jobs.media.windows import sliding_window_hashes_for
+    from jobs.media.windows import HASH_VERSION, sliding_window_hashes_for
     have = {(r["benchmark"], r["bench_video_id"], r["source_path"]) for r in wh.query(
         "SELECT DISTINCT benchmark, bench_video_id, source_path FROM benchmark_windows "
-        "WHERE motion IS NOT NULL").to_dicts()}
+        "WHERE hash_version = $v", {"v": HASH_VERSION}).to_dicts()}
     rows: list[dict] = []
     for v in vids:
         key = (v["benchmark"], v["video_id"], str(v["path"]))
@@ -97,9 +97,9 @@ def load_benchmark_windows(settings: Settings, wh: Warehouse, run, params: dict)
         rows += benchmarks.window_rows(v["benchmark"], v["video_id"], v.get("item_id"), Path(v["path"]), hashes)
     if rows:
         # replace the windows of the videos re-hashed (a new file may have fewer windows)
-        frame = pl.DataFrame(rows, schema_overrides={"phash": pl.UInt64, "window_index": pl.Int32,
+        frame = pl.DataFrame(rows, schema_overrides={"phash": pl.UInt64, "phash2": pl.UInt64, "window_index": pl.Int32,
                                                      "quality": pl.Int32, "frame_count": pl.Int32,
-                                                     "motion": pl.UInt64})
+                                                     "hash_version": pl.Int32})
         run.write("benchmark_windows", frame, scope={"bench_video_id": sorted({r["bench_video_id"] for r in rows})})
     return len(rows)
 
@@ -116,7 +116,7 @@ def phash_matches(wh: Warehouse, subjects: list[str], p: NearDupParams) -> pl.Da
     con.execute(f"CREATE OR REPLACE TEMP TABLE _corpus_src AS {_q('corpus_windows.sql')}",
                 {"subjects": subjects, "all_subjects": not subjects})
     con.execute("""CREATE OR REPLACE TEMP TABLE _bench_src AS
-                   SELECT benchmark, bench_video_id, item_id, window_index, start_s, end_s, phash, quality, motion
+                   SELECT benchmark, bench_video_id, item_id, window_index, start_s, end_s, phash, phash2, quality
                    FROM benchmark_windows WHERE phash IS NOT NULL""")
     try:
         found = near_duplicates(con, p, "_corpus_src", "_bench_src")

@@ -72,7 +72,7 @@ _PLAN_SCHEMA = {"video_id": pl.Utf8, "subject_id": pl.Utf8, "sha256": pl.Utf8, "
                 "max_fps": pl.Float64, "timestamps": pl.List(pl.Float64)}
 _WINDOW_SCHEMA = {"video_id": pl.Utf8, "subject_id": pl.Utf8, "window_index": pl.Int32, "start_s": pl.Float64,
                   "end_s": pl.Float64, "phash": pl.UInt64, "frame_count": pl.Int32, "quality": pl.Int32,
-                  "motion": pl.UInt64}
+                  "phash2": pl.UInt64}
 
 
 def kept_videos(wh, subjects: list[str] | None, params: dict) -> list[tuple[str, str | None, str]]:

@@ -266,8 +266,8 @@ def make_transform(kind: str, r: np.random.Generator, duration_s: float) -> Tran
     if kind == "intro":
         return replace(base, shift_s=-float(r.uniform(2, 19)))
     if kind == "combo":
-        # several at once, milder: stacking all at their maxima (10% crop, 15% brightness and contrast, logo,
-        # JPEG q40) is beyond this hash (see bench_neardup.py, kind "stacked")
+        # several at once, milder; all stacked at their maxima (10% crop, 15% brightness and contrast, logo, JPEG
+        # q40) is not part of the goal, bench_neardup.py reports it apart (kind "stacked")
         return replace(base, crop=(f / 8,) * 4, brightness=0.08, logo=True, jpeg=50)
     if kind == "stacked":
         return replace(base, crop=(f / 4,) * 4, brightness=0.12, contrast=0.88, logo=True, jpeg=40)
@@ -334,8 +334,8 @@ def load(con, corpus: list[dict], bench: list[dict]) -> None:
     """Register the rows as _corpus_src / _bench_src (what jobs.dedup.neardup.near_duplicates reads)."""
     import polars as pl
     for name, rows in (("_corpus_src", corpus), ("_bench_src", bench)):
-        df = pl.DataFrame(rows, schema_overrides={"phash": pl.UInt64, "window_index": pl.Int32,
-                                                  "quality": pl.Int32, "motion": pl.UInt64})
+        df = pl.DataFrame(rows, schema_overrides={"phash": pl.UInt64, "phash2": pl.UInt64, "window_index": pl.Int32,
+                                                  "quality": pl.Int32})
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM df")
 
 

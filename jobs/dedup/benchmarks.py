@@ -170,10 +170,10 @@ def load_items(specs: list[dict], quarantine=None) -> list[dict]:
 
 def window_rows(benchmark: str, bench_video_id: str, item_id: str | None, path: Path, hashes) -> list[dict]:
     """benchmark_windows rows from `jobs.media.windows.sliding_window_hashes_for(path)` output (dicts or a polars
-    frame; quality and frame_count optional)."""
+    frame; phash2, quality and frame_count optional), stamped with the hash version."""
+    from jobs.media.windows import HASH_VERSION
     recs = hashes.to_dicts() if hasattr(hashes, "to_dicts") else list(hashes)
     return [{"benchmark": benchmark, "bench_video_id": bench_video_id, "item_id": item_id,
              "window_index": int(h["window_index"]), "start_s": float(h["start_s"]), "end_s": float(h["end_s"]),
-             "phash": int(h["phash"]), "quality": h.get("quality"), "frame_count": h.get("frame_count"),
-             "motion": h.get("motion"),
-             "source_path": str(path)} for h in recs]
+             "phash": int(h["phash"]), "phash2": h.get("phash2"), "quality": h.get("quality"),
+             "frame_count": h.get("frame_count"), "hash_version": HASH_VERSION, "source_path": str(path)} for h in recs]

@@ -203,7 +203,7 @@ class PHasher:
         return pack(_bits_from_small(self.thumbnails())) if self.n else np.zeros(0, dtype=np.uint64)
 
     def hashes_quality_thumbnails(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`hashes_and_quality` plus the (n, 32, 32) thumbnails they come from (for `change_scores`)."""
+        """`hashes_and_quality` plus the (n, 32, 32) thumbnails they come from (window codes average them)."""
         if not self.n:
             return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32), np.zeros((0, IMG_SIZE, IMG_SIZE))
         small = self.thumbnails()
@@ -306,20 +306,11 @@ def quality_from_small(small: np.ndarray) -> np.ndarray:
     return np.minimum(100, np.round(grad * (100.0 / QUALITY_GRADIENT))).astype(np.int32)
 
 
-def change_scores(small: np.ndarray) -> np.ndarray:
-    """(N, 32, 32) thumbnails in time order -> (N,) float: how much each differs from the one before (0 for the
-    first): mean |difference| over (4 + the larger of the two thumbnails' standard deviations).
-
-    Why: the instants where a lecture changes slide or builds a bullet are the copy's own, and survive every
-    transform: a re-encode, crop, letterbox or logo changes little of a whole-frame difference, and brightness and
-    contrast are divided out by the contrast term (the 4 keeps flat frames' noise small). A pointer or compression
-    noise scores < 0.03, a bullet 0.05-0.3, a new slide 0.2-2 (measured on tests/neardup_world.py)."""
+def phash_small(small: np.ndarray) -> np.ndarray:
+    """(N, 32, 32) float thumbnails (e.g. the means of several frames' thumbnails) -> (N,) uint64 pHashes: the
+    same DCT / median / comparison as `phash_frames`, on whatever values the thumbnails hold."""
     s = np.asarray(small, dtype=np.float64)
-    out = np.zeros(len(s))
-    if len(s) > 1:
-        sd = s.std(axis=(1, 2))
-        out[1:] = np.abs(np.diff(s, axis=0)).mean(axis=(1, 2)) / (4.0 + np.maximum(sd[1:], sd[:-1]))
-    return out
+    return pack(_bits_from_small(s)) if len(s) else np.zeros(0, dtype=np.uint64)
 
 
 def phash_quality(frames) -> tuple[np.ndarray, np.ndarray]:

@@ -4,23 +4,23 @@ Each decoded frame is converted to RGBX and its pHash's per-frame work done on a
 frame threads decode the next ones (see video_decode.py for how only the needed packets are decoded and
 frame_sampling.py for which frames a window uses).
 
-Window hash (decontamination): the per-bit strict majority of the pHashes (bit-identical to imagehash.phash) of the
-frames at a 1 Hz grid inside the window (a frame serving two grid points counts twice). Why this aggregate:
-- re-encoding and resizing change a frame's pHash by a few bits at most (pHash works on a 32x32 Lanczos thumbnail
-  and the sign of low DCT frequencies), and a majority over ~20 frames removes most of that remaining noise;
-- a shift of a few seconds replaces a few of the ~20 frames; a majority only moves when the shifted-in frames
-  outnumber the rest, so a lecture window (mostly one slide) keeps its hash;
-- it is a plain 64-bit pHash again, so matching is a Hamming distance per window plus sequence matching over
-  consecutive windows (the decontamination stage).
+Window code (decontamination): two 64-bit pHashes, `phash` of the window's first half (grid points 0-9) and
+`phash2` of its second half (10-19), each the pHash (imagehash's DCT / median / comparison) of the mean of the
+half's frame thumbnails (32x32 gray, letterbox bars stripped, logo corners masked). Why (measured on the lecture
+transformation set, tests/neardup_world.py; best 2-window run, mean bits of 64 per hash):
+- a whole-window majority pHash drifts toward the channel's slide template: unrelated lectures of one template
+  came within 4 bits while crops of real copies were 7 bits off, so no threshold separated them;
+- halves keep the order of the slides inside the window, which a copy keeps and a template-mate does not:
+  copies <= 5, template-mates >= 10 (on libx264 files, keyframe-sampled: <= 7 vs >= 9); thirds or quarters
+  separate more in memory but not on files, where a keyframe serves a grid point up to 1 s away;
+- the mean thumbnail, then one threshold, averages re-encode noise and sample jitter before the bits are cut (a
+  per-bit majority of the frames' hashes cuts every frame first: 8 vs 9 on files); black or faded frames in a
+  half only scale its mean, which the median comparison ignores.
+A shift of a few seconds is absorbed on the benchmark side (a window at every second, see below).
 
-Window motion (`motion_code`): which grid points differ from the point before by at least each of
-MOTION_LEVELS (phash.change_scores), three 20-bit masks: when the picture changes, which a copy keeps and an
-unrelated lecture of the same template does not (the second evidence channel of jobs/dedup/neardup.py).
-
-Window quality: the median of the frames' information scores (`phash.quality_from_small`, 0..100). When more
-than half of a window's frames are blank or faded out, the per-bit majority is dominated by their noise hashes
-(a half-black window hashes like black), which is exactly when the median frame is low-information: such
-windows never count as evidence (jobs/dedup/neardup.py).
+Window quality: the lower of the two halves' median frame information score (`phash.quality_from_small`,
+0..100): a half of mostly blank or faded-out frames hashes its noise, so such windows never count as evidence
+(jobs/dedup/neardup.py).
 
 Two window layouts over the same decoded 1 Hz grid frames (`Grid`):
 - `Grid.fixed()`: the corpus layout, windows [20 i, 20 (i + 1)) (`window_hashes`, written by the frames stage);
@@ -46,25 +46,21 @@ try:  # BLAS threads would fight the decoder threads over the cores; pHash batch
 except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn; without it BLAS keeps its default
     threadpool_limits = None
 
-HASH_VERSION = 3                   # bumped when a window's hash or quality changes: the frames stage re-hashes
+HASH_VERSION = 4                   # bumped when a window's hash or quality changes: the frames stage re-hashes
 _BATCH, _IN_FLIGHT = 4, 8          # decoded frames per worker task; tasks queued before the decoder waits
 KEEP_KEYFRAMES_BYTES = 64 << 20  # keyframe packets kept from the index pass (saves a second demux when they fit)
 
 
 @dataclass
 class Grid:
-    """Per 1 Hz grid point of a video, in time order: its fixed window, time, frame id, pHash and quality."""
+    """Per 1 Hz grid point of a video, in time order: its fixed window, time, frame id, thumbnail and quality."""
     window: np.ndarray     # int: fixed-grid window index of the point
     times: np.ndarray      # float: grid time (start + 0.5, 1.5, ... inside each window; a midpoint for a stub)
     frame: np.ndarray      # int: id of the frame that served the point (a frame may serve two points)
-    phash: np.ndarray      # uint64
+    small: np.ndarray      # (n, 32, 32) float32: the hashed thumbnail (phash.PHasher.thumbnails) of each point
     quality: np.ndarray    # int32, 0..100
     duration_s: float
     window_s: float = WINDOW_S
-    change: np.ndarray | None = None   # float: phash.change_scores of the point vs the one before (None: all 0)
-
-    def _change(self) -> np.ndarray:
-        return np.zeros(len(self.times)) if self.change is None else self.change
 
     def fixed(self) -> list[dict]:
         """The corpus layout: one row per fixed window [w * window_s, (w + 1) * window_s)."""
@@ -74,8 +70,8 @@ class Grid:
             start = w * self.window_s
             out.append({"window_index": w, "start_s": round(start, 6),
                         "end_s": round(min(start + self.window_s, self.duration_s), 6),
-                        "phash": phash.majority(self.phash[sel]), "frame_count": len(set(self.frame[sel].tolist())),
-                        "quality": int(np.median(self.quality[sel])), "motion": motion_code(self._change()[sel])})
+                        **window_code(self.small[sel], self.quality[sel]),
+                        "frame_count": len(set(self.frame[sel].tolist()))})
         return out
 
     def sliding(self, step: int = 1) -> list[dict]:
@@ -86,40 +82,38 @@ class Grid:
         if len(pts) == 0:
             pts = np.arange(len(self.times))
         if len(pts) < n_win:
-            starts, n_win = np.array([0]), len(pts)
-        else:
-            starts = np.arange(0, len(pts) - n_win + 1, step)
-        bits = ((self.phash[pts][:, None] >> np.arange(63, -1, -1, dtype=np.uint64)) & np.uint64(1)).astype(np.int32)
-        csum = np.vstack([np.zeros((1, 64), np.int32), np.cumsum(bits, axis=0)])
-        counts = csum[starts + n_win] - csum[starts]
-        hashes = phash.pack(counts * 2 > n_win)
-        q = np.lib.stride_tricks.sliding_window_view(self.quality[pts], n_win)[starts]
-        fr = np.lib.stride_tricks.sliding_window_view(self.frame[pts], n_win)[starts]
-        ch = np.lib.stride_tricks.sliding_window_view(self._change()[pts], n_win)[starts]
+            c = window_code(self.small[pts], self.quality[pts])
+            return [{"window_index": 0, "start_s": 0.0, "end_s": round(self.duration_s, 6), **c,
+                     "frame_count": len(set(self.frame[pts].tolist()))}]
+        starts = np.arange(0, len(pts) - n_win + 1, step)
+        half = n_win // 2
+        # mean thumbnail of every run of `half` points from a cumulative sum: half a (s) and half b (s + half)
+        flat = self.small[pts].reshape(len(pts), -1).astype(np.float64)
+        csum = np.vstack([np.zeros((1, flat.shape[1])), np.cumsum(flat, axis=0)])
+        run = ((csum[half:] - csum[:-half]) / half).reshape(-1, *self.small.shape[1:])
+        h = phash.phash_small(run)
+        qa = np.median(np.lib.stride_tricks.sliding_window_view(self.quality[pts], half), axis=1)
+        fr = np.lib.stride_tricks.sliding_window_view(self.frame[pts], n_win)
         return [{"window_index": int(s), "start_s": round(float(self.times[pts[s]]) - 0.5, 6),
                  "end_s": round(min(float(self.times[pts[s]]) - 0.5 + self.window_s, self.duration_s), 6),
-                 "phash": int(h), "frame_count": len(set(f.tolist())), "quality": int(np.median(qq)),
-                 "motion": motion_code(c)}
-                for s, h, qq, f, c in zip(starts, hashes, q, fr, ch)]
+                 "phash": int(h[s]), "phash2": int(h[s + half]), "quality": int(min(qa[s], qa[s + half])),
+                 "frame_count": len(set(fr[s].tolist()))} for s in starts]
 
 
-MOTION_LEVELS = (0.1, 0.2, 0.4)   # change-score thresholds of the three motion masks (see motion_code)
-MOTION_POINTS = 20                   # grid points per mask (a 20-s window at 1 Hz)
+def window_code(small: np.ndarray, quality: np.ndarray) -> dict:
+    """{phash, phash2, quality} of one window from its points' thumbnails and quality scores, in time order:
+    the pHash of the mean thumbnail of each half (a one-point window: that point twice), and the lower of the
+    halves' median quality (see the module docstring)."""
+    n = len(small)
+    a, b = (slice(0, (n + 1) // 2), slice((n + 1) // 2, n)) if n > 1 else (slice(0, 1), slice(0, 1))
+    means = np.stack([small[a].mean(axis=0, dtype=np.float64), small[b].mean(axis=0, dtype=np.float64)])
+    h = phash.phash_small(means)
+    q = min(np.median(quality[a]), np.median(quality[b]))
+    return {"phash": int(h[0]), "phash2": int(h[1]), "quality": int(q)}
 
 
-def motion_code(change: np.ndarray) -> int:
-    """A window's change pattern as 64 bits: for level l (MOTION_LEVELS), bit 20 l + i is set when grid point i
-    of the window differs from the point before by at least that level (phash.change_scores). Three masks, so the
-    comparison (sql/queries/neardup_sequences.sql) can ask for a counterpart of about the same size nearby."""
-    out = 0
-    c = np.asarray(change, dtype=np.float64)[:MOTION_POINTS]
-    for lvl, th in enumerate(MOTION_LEVELS):
-        for i in np.flatnonzero(c >= th):
-            out |= 1 << (MOTION_POINTS * lvl + int(i))
-    return out
-
-
-BAR_LEVEL = 48        # a letterbox/pillarbox bar: rows (columns) whose sampled pixels are all this dark or darker
+BAR_LEVEL = 24        # a letterbox/pillarbox bar: rows (columns) whose sampled pixels' luma is all this or darker,
+BAR_NOISE = 10        # and within this of the outermost rows (columns): a bar is as dark as the frame's edge
 CORNERS = (0.15, 0.2)  # corner boxes (width, height fractions) masked out of every frame hash (logos)
 
 
@@ -130,14 +124,30 @@ def content_view(frame: np.ndarray) -> np.ndarray:
     Why: a letterbox or pillarbox of 10% moves every low DCT frequency of the frame (measured on the lecture
     transformation set: 5-16 bits of 64 per window; 0-6 once stripped), and a corner logo of 1/10 x 1/8 of the
     frame 5-25 bits (0-3 once masked). Bars are detected on a sparse sample of pixels (cheap at any size) and only
-    when symmetric (re-encoders centre the picture), so a slide with a dark band on one side is not cut."""
+    when symmetric (re-encoders centre the picture), so a slide with a dark band on one side is not cut. Luma, not
+    the channels' max: 4:2:0 chroma bleeds colour into the bar rows next to the picture (on small libx264 copies
+    an RGB max <= 48 missed 37% of letterboxed frames, luma <= 24 1 of 204). Relative to the frame's edge rows:
+    a near-black slide background (luma 10-24) would otherwise extend the bar into the picture, one side only,
+    and no bar was cut (6% of the letterboxed frames of one generated set; 1% with BAR_NOISE)."""
     h, w = frame.shape[:2]
     if h < 8 or w < 8:
         return frame
-    rows = frame[:, ::max(1, w // 16), :3].max(axis=(1, 2)) <= BAR_LEVEL
-    cols = frame[::max(1, h // 16), :, :3].max(axis=(0, 2)) <= BAR_LEVEL
+    rows = _dark(_luma(frame[:, ::max(1, w // 16)]).max(axis=1))
+    cols = _dark(_luma(frame[::max(1, h // 16)]).max(axis=0))
     top, left = _bar(rows, h), _bar(cols, w)
     return frame[top[0]:h - top[1], left[0]:w - left[1]]
+
+
+def _dark(m: np.ndarray) -> np.ndarray:
+    """Which rows (columns), by their max luma `m`, are as dark as a bar: <= BAR_LEVEL and within BAR_NOISE of
+    the brighter of the outermost two (both in the bars, when there are bars)."""
+    return m <= min(BAR_LEVEL, max(int(m[0]), int(m[-1])) + BAR_NOISE)
+
+
+def _luma(px: np.ndarray) -> np.ndarray:
+    """Approximate ITU-R 601 luma of (..., 3|4) uint8 pixels (int32)."""
+    p = px.astype(np.int32)
+    return (77 * p[..., 0] + 150 * p[..., 1] + 29 * p[..., 2]) >> 8
 
 
 def _bar(dark: np.ndarray, n: int) -> tuple[int, int]:
@@ -169,16 +179,16 @@ def grid_from_frames(frames, duration_s: float, window_s: float = WINDOW_S) -> G
         hasher.add(content_view(f))
     if hasher.n != len(pts):
         raise ValueError(f"grid_from_frames: {hasher.n} frames for {len(pts)} grid points")
-    h, q, small = hasher.hashes_quality_thumbnails()
-    return Grid(np.array([w for w, _ in pts]), np.array([t for _, t in pts]), np.arange(len(pts)), h, q,
-                float(duration_s), window_s, phash.change_scores(small))
+    _, q, small = hasher.hashes_quality_thumbnails()
+    return Grid(np.array([w for w, _ in pts]), np.array([t for _, t in pts]), np.arange(len(pts)),
+                small.astype(np.float32), q, float(duration_s), window_s)
 
 
 @dataclass
 class VideoWindows:
     """What one decode of a video yields: its packet index, its grid of frame hashes and its (fixed) windows."""
     index: VideoIndex
-    windows: list[dict] = field(default_factory=list)   # window_index, start_s, end_s, phash, frame_count, quality
+    windows: list[dict] = field(default_factory=list)   # window_index, start_s, end_s, phash, phash2, quality, ...
     grid: Grid | None = None
 
 
@@ -218,20 +228,20 @@ def _hash_video(path, window_s: float, threads: int) -> VideoWindows:
         for fut in in_flight:
             fut.result()
     index.key_packets = None   # the compressed keyframes are not needed any more
-    values, quality, small = hasher.hashes_quality_thumbnails()
+    _, quality, small = hasher.hashes_quality_thumbnails()
     points = grid_points(index.duration_s, window_s)      # window_plan's grid, point for point
     frame = [int(index.pts[p]) for w in plan for p in w["packets"]]
     if len(frame) != len(points):
         raise AssertionError(f"{path}: window plan has {len(frame)} frames for {len(points)} grid points")
     pos = np.array([hashed[t] for t in frame], dtype=np.int64)
-    grid = Grid(np.array([w for w, _ in points]), np.array([t for _, t in points]), np.array(frame), values[pos],
-                quality[pos], index.duration_s, window_s, phash.change_scores(small[pos]))
+    grid = Grid(np.array([w for w, _ in points]), np.array([t for _, t in points]), np.array(frame),
+                small[pos].astype(np.float32), quality[pos], index.duration_s, window_s)
     return VideoWindows(index, grid.fixed(), grid)
 
 
 def window_hashes_for(path, window_s: float = WINDOW_S, threads: int = 0) -> list[dict]:
-    """Fixed-grid window hashes of one video file (the corpus layout): [{window_index, start_s, end_s, phash
-    (int, uint64), frame_count, quality}]. Pure function of the file."""
+    """Fixed-grid window hashes of one video file (the corpus layout): [{window_index, start_s, end_s, phash,
+    phash2 (int, uint64), quality, frame_count}]. Pure function of the file."""
     return hash_video(path, window_s=window_s, threads=threads).windows
 
 

@@ -9,10 +9,12 @@ CREATE TABLE IF NOT EXISTS benchmark_windows (
     window_index INTEGER,    -- the window's start second (windows start every second: jobs.media.windows.Grid.sliding)
     start_s DOUBLE,
     end_s DOUBLE,
-    phash UBIGINT,           -- 64-bit pHash, same definition as window_hashes.phash (jobs.media.windows)
+    phash UBIGINT,           -- first half's pHash, same definition as window_hashes.phash (jobs.media.windows)
+    phash2 UBIGINT,          -- second half's pHash, same definition as window_hashes.phash2
     quality INTEGER,         -- same definition as window_hashes.quality
     frame_count INTEGER,
-    motion UBIGINT,          -- same definition as window_hashes.motion
+    motion UBIGINT,          -- unused since hash version 4 (as window_hashes.motion)
+    hash_version INTEGER,    -- jobs.media.windows.HASH_VERSION the rows were hashed with (older rows are hashed again)
     source_path VARCHAR,     -- the video file hashed
     run_id VARCHAR
 );

@@ -40,7 +40,8 @@ def test_planted_copies_caught_lookalikes_not(settings, wh, tmp_path):
         for w in window_hashes_for(root / spec.video_id / rec["mp4"]):
             corpus_rows.append({"video_id": spec.video_id, "subject_id": "physics", **w})
         videos.append({"video_id": spec.video_id, "subject_id": "physics", "kp_id": "kp-x"})
-    wh.write("window_hashes", pl.DataFrame(corpus_rows, schema_overrides={"phash": pl.UInt64}), "test")
+    wh.write("window_hashes", pl.DataFrame(corpus_rows, schema_overrides={"phash": pl.UInt64, "phash2": pl.UInt64}),
+             "test")
     wh.write("videos", videos, "test")
 
     out = decontaminate.run(settings, subjects=["physics"], params={
