@@ -7,12 +7,15 @@ files; nothing is ever downloaded (autoinstall and autoload are switched off).
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from pathlib import Path
 
 import duckdb
 
 from videokr.settings import Settings
+
+log = logging.getLogger("videokr.warehouse")
 
 LAKE = "lake"
 _EXTENSIONS = {
@@ -21,6 +24,10 @@ _EXTENSIONS = {
     "postgres_scanner": "duckdb_extension_postgres_scanner",
 }
 BUSY_TIMEOUT_MS = 30_000   # how long a writer waits for another process's lock on a SQLite catalog
+# DuckDB's own memory per connection (its buffer cache of Parquet data, hash tables, sorts): beyond it, joins,
+# aggregates and sorts spill to temp files under the settings home instead of growing with the warehouse. Without a
+# cap DuckDB takes up to 80% of the machine's memory, so a step's RSS grows with the data it has touched.
+MEMORY_LIMIT = "4GB"
 RETRY_SETTINGS = {"ducklake_max_retry_count": 20, "ducklake_retry_wait_ms": 100, "ducklake_retry_backoff": 1.5}
 
 
@@ -71,6 +78,13 @@ def connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConne
                 raise
             time.sleep(0.05 * 2**attempt)
     con.execute(f"USE {LAKE}")
+    con.execute(f"SET memory_limit = '{cfg.get('memory_limit', MEMORY_LIMIT)}'")
+    spill = Path(settings.home) / "tmp" / "duckdb"
+    try:
+        spill.mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = '{spill}'")
+    except OSError:  # a read-only or full home: DuckDB keeps its default spill place
+        log.warning("warehouse: cannot use %s for spill files; DuckDB's default is used", spill)
     _set_retries(con, cfg)
     return con
 

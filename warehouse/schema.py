@@ -8,7 +8,7 @@ Each file starts with comment headers that the write API relies on:
     -- doc: one line for analysts
 
 `ensure_schema` creates missing tables and adds columns that the DDL declares but the lake lacks (additive
-migration). Views in `sql/views/` are (re)created afterwards, and the files' descriptions become catalog comments
+migration), then runs each data migration in `sql/migrations/` once (recorded in schema_versions). Views in `sql/views/` are (re)created afterwards, and the files' descriptions become catalog comments
 (warehouse/docs.py).
 """
 from __future__ import annotations
@@ -85,6 +85,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
                 con.execute(f'ALTER TABLE "{t.name}" ADD COLUMN "{col}" {typ}')
                 changes.append(f"add {t.name}.{col}")
     applied = dict(con.execute("SELECT object, sha256 FROM schema_versions").fetchall())
+    for path in sorted((SQL_DIR / "migrations").glob("*.sql")):   # once each, after the columns they fill exist
+        if f"migration:{path.stem}" not in applied:
+            con.execute(path.read_text())
+            con.execute("INSERT INTO schema_versions VALUES (?, ?, 'schema')",
+                        [f"migration:{path.stem}", hashlib.sha256(path.read_bytes()).hexdigest()])
+            changes.append(f"migration {path.stem}")
     recreated: set[str] = set()
     have_views = {r[0] for r in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE database_name = current_database()").fetchall()}

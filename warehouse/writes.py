@@ -26,6 +26,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from warehouse import derived
 from warehouse.catalog import is_conflict
 from warehouse.schema import Table
 
@@ -96,7 +97,7 @@ def _frame(t: Table, rows: pl.DataFrame | pa.Table | list[dict], run_id: str) ->
             raise _misfit(t, c, column(c), keys, exc) from exc
     arrays = [_no_nul(a) for a in arrays]
     arrays.append(pa.array([run_id] * n, type=pa.string()))
-    data = pa.Table.from_arrays(arrays, names=names + ["run_id"])
+    data = derived.fill(t.name, pa.Table.from_arrays(arrays, names=names + ["run_id"]))
     if n:
         keys = pl.from_arrow(data.select(list(t.key)))
         if keys.is_duplicated().any():

@@ -7,10 +7,7 @@ SELECT q.candidate_id AS problem_id, q.video_id, q.kp_id, q.subject_id,
        coalesce(di.name, su.discipline_id) AS discipline,
        s.split, q.skill, q.problem_type,
        coalesce(vf.duration_s, v.duration_s) AS video_duration_s,
-       -- computed when verify writes the row; derived here only for rows written before those columns existed
-       coalesce(q.think_words, len(regexp_split_to_array(trim(coalesce(q.think, '')), '\s+'))) AS think_words,
-       coalesce(q.think_steps,
-                len(list_filter(string_split(coalesce(q.think, ''), chr(10)), x -> trim(x) <> ''))) AS think_steps
+       q.think_words::BIGINT AS think_words, q.think_steps::BIGINT AS think_steps  -- written with the row (warehouse/derived.py)
 FROM verified_qa q
 JOIN splits s ON s.video_id = q.video_id
 LEFT JOIN videos v ON v.video_id = q.video_id

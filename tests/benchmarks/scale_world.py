@@ -4,6 +4,7 @@ Kept apart from the timing code so the data model can be read (and changed) on i
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 from datetime import datetime
 
@@ -11,7 +12,7 @@ import polars as pl
 
 PAPER = {"subjects": 82, "knowledge_points": 63_745, "videos": 145_000}
 WINDOWS_PER_VIDEO = 17
-CHUNK_VIDEOS = 50                      # videos per committed chunk (generate's default); --chunk-videos
+CHUNK_VIDEOS = int(os.environ.get("BENCH_CHUNK_VIDEOS", 50))   # videos per committed chunk (generate's default)
 MEDIA = ["/media"]   # where the synthetic videos live: the bench points it into its home and creates them (1 byte)
 U64 = {"phash": pl.UInt64}
 CANDIDATES_PER_VIDEO = (6, 7, 7, 8)
@@ -157,20 +158,34 @@ def df(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, infer_schema_length=None, schema_overrides=U64)
 
 
-def bench_windows(data: list[dict], seed: int) -> pl.DataFrame:
-    """Benchmark windows: copies (a few bits flipped) of ~1% of corpus videos, plus as many unrelated videos."""
-    rng = random.Random(seed)
-    vids = [(ch, v) for d in data for ch in d["chunks"] for v in ch["video_files"]]
-    rows = []
-    for b, (ch, v) in enumerate(rng.sample(vids, max(2, len(vids) // 100))):
-        for w in (x for x in ch["window_hashes"] if x["video_id"] == v["video_id"]):
-            h = w["phash"] ^ (1 << rng.randrange(64))
-            rows.append({"benchmark": "bench", "bench_video_id": f"copy{b}", "item_id": f"item{b}",
-                         "window_index": w["window_index"], "start_s": w["start_s"], "end_s": w["end_s"],
-                         "phash": h, "source_path": "/bench/x.mp4"})
-    for b in range(max(2, len(vids) // 100)):
-        for w in range(WINDOWS_PER_VIDEO):
-            rows.append({"benchmark": "bench", "bench_video_id": f"other{b}", "item_id": f"o{b}", "window_index": w,
-                         "start_s": 20.0 * w, "end_s": 20.0 * w + 20, "phash": rng.getrandbits(64),
-                         "source_path": "/bench/y.mp4"})
-    return pl.DataFrame(rows, schema_overrides=U64)
+class BenchWindows:
+    """Benchmark windows, gathered while the subjects stream by (no step holds every subject's rows): copies (one bit
+    flipped) of every `step`-th corpus video (~1%, at least 2), plus as many unrelated videos."""
+    def __init__(self, f: float, n_sub: int, seed: int):
+        total = sum(share(PAPER["videos"], f, s, n_sub) for s in range(n_sub))
+        self.step, self.rng, self.rows, self.seen, self.copies = max(1, min(100, total // 2)), random.Random(seed), [], 0, 0
+
+    def add(self, d: dict) -> None:
+        for ch in d["chunks"]:
+            windows: dict[str, list[dict]] = {}
+            for w in ch["window_hashes"]:
+                windows.setdefault(w["video_id"], []).append(w)
+            for v in ch["video_files"]:
+                if self.seen % self.step == 0:
+                    for w in windows.get(v["video_id"], []):
+                        self.rows.append({"benchmark": "bench", "bench_video_id": f"copy{self.copies}",
+                                          "item_id": f"item{self.copies}", "window_index": w["window_index"],
+                                          "start_s": w["start_s"], "end_s": w["end_s"],
+                                          "phash": w["phash"] ^ (1 << self.rng.randrange(64)),
+                                          "source_path": "/bench/x.mp4"})
+                    self.copies += 1
+                self.seen += 1
+
+    def frame(self) -> pl.DataFrame:
+        rows = list(self.rows)
+        for b in range(self.copies):
+            for w in range(WINDOWS_PER_VIDEO):
+                rows.append({"benchmark": "bench", "bench_video_id": f"other{b}", "item_id": f"o{b}", "window_index": w,
+                             "start_s": 20.0 * w, "end_s": 20.0 * w + 20, "phash": self.rng.getrandbits(64),
+                             "source_path": "/bench/y.mp4"})
+        return pl.DataFrame(rows, schema_overrides=U64)
