@@ -36,6 +36,18 @@ def loss_and_grads(model, b):
     return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
+@pytest.fixture(autouse=True)
+def no_compile_cache():
+    """Inductor's on-disk cache keys pickle the compile's globals; in this suite's process yt_dlp's lazy compat
+    modules are imported by other tests and fail to pickle (an import of 'no_Cryptodome'). A test's compile needs
+    no cache."""
+    import torch._functorch.config
+    import torch._inductor.config
+    with torch._inductor.config.patch(fx_graph_cache=False), \
+            torch._functorch.config.patch(enable_autograd_cache=False):
+        yield
+
+
 @pytest.mark.parametrize("checkpointing", [False, True])
 def test_compiled_blocks_equal_eager(checkpointing):
     torch.manual_seed(0)
