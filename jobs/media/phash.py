@@ -202,12 +202,13 @@ class PHasher:
         """(n,) uint64 pHashes of the frames added so far, in the order added."""
         return pack(_bits_from_small(self.thumbnails())) if self.n else np.zeros(0, dtype=np.uint64)
 
-    def hashes_quality_thumbnails(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`hashes_and_quality` plus the (n, 32, 32) thumbnails they come from (window codes average them)."""
+    def quality_and_thumbnails(self) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) int32 quality scores (see `quality_from_small`) and the (n, 32, 32) thumbnails they come from (the
+        window codes average thumbnails and hash the means, so the frames' own hashes are not computed)."""
         if not self.n:
-            return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32), np.zeros((0, IMG_SIZE, IMG_SIZE))
+            return np.zeros(0, dtype=np.int32), np.zeros((0, IMG_SIZE, IMG_SIZE))
         small = self.thumbnails()
-        return pack(_bits_from_small(small)), quality_from_small(small), small
+        return quality_from_small(small), small
 
     def hashes_and_quality(self) -> tuple[np.ndarray, np.ndarray]:
         """(n,) uint64 pHashes and (n,) int32 quality scores (see `quality_from_small`), from one thumbnail pass."""

@@ -179,7 +179,7 @@ def grid_from_frames(frames, duration_s: float, window_s: float = WINDOW_S) -> G
         hasher.add(content_view(f))
     if hasher.n != len(pts):
         raise ValueError(f"grid_from_frames: {hasher.n} frames for {len(pts)} grid points")
-    _, q, small = hasher.hashes_quality_thumbnails()
+    q, small = hasher.quality_and_thumbnails()
     return Grid(np.array([w for w, _ in pts]), np.array([t for _, t in pts]), np.arange(len(pts)),
                 small.astype(np.float32), q, float(duration_s), window_s)
 
@@ -228,7 +228,7 @@ def _hash_video(path, window_s: float, threads: int) -> VideoWindows:
         for fut in in_flight:
             fut.result()
     index.key_packets = None   # the compressed keyframes are not needed any more
-    _, quality, small = hasher.hashes_quality_thumbnails()
+    quality, small = hasher.quality_and_thumbnails()
     points = grid_points(index.duration_s, window_s)      # window_plan's grid, point for point
     frame = [int(index.pts[p]) for w in plan for p in w["packets"]]
     if len(frame) != len(points):

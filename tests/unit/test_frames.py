@@ -97,7 +97,7 @@ def test_window_hashes_are_half_window_mean_phashes_at_1hz(media):
         ref = phash.PHasher(corners=windows.CORNERS)
         for f in frames:
             ref.add(f)
-        _, q, small = ref.hashes_quality_thumbnails()
+        q, small = ref.quality_and_thumbnails()
         # the window's two hashes: pHash of the mean thumbnail of each half of its grid points
         half = (len(frames) + 1) // 2
         means = np.stack([small[:half].mean(0), small[half:].mean(0)])
