@@ -1,7 +1,6 @@
 """Shared pieces of the training entrypoints: model loading, batch arithmetic, export manifests, run summaries."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -11,6 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+
+from warehouse.runs import file_sha256  # noqa: F401  (re-exported for train.records / evaluate)
 
 from train.data import MAX_FRAMES, MAX_VIDEO_TOKENS
 
@@ -87,14 +88,6 @@ def cpu_deepspeed_state(deepspeed: str | None) -> dict:
     os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
     PartialState(backend="gloo")
     return {"accelerator_config": {"use_configured_state": True}}
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def export_manifest(data_path: str | Path) -> dict:

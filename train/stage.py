@@ -179,7 +179,7 @@ def prepare_evaluate(settings: Settings | None = None, subjects: list[str] | Non
     """The evaluations to launch ({"launches": {"evaluate": [spec, ...]}}): one per model of the last plan whose
     files, eval data and options changed since its evaluation committed (those unchanged are skipped)."""
     from train.launchers import TrainJob, launch_spec
-    from warehouse.runs import fingerprint
+    from warehouse.runs import file_sha256, fingerprint
     settings = settings or Settings.load()
     cfg = _config(settings, params)
     p = latest_plan(settings)
@@ -190,7 +190,7 @@ def prepare_evaluate(settings: Settings | None = None, subjects: list[str] | Non
         for name, model in p["models"]:
             args = {"model": model, "data": data, "frames": list(cfg["frames"]), "record": True,
                     "out": str(Path(p["runs"]) / f"eval-{name}")} | (TINY["eval"] if p["tiny"] else {})
-            fp = fingerprint(model_identity(model), [_sha256(d) for d in data], {k: v for k, v in args.items()
+            fp = fingerprint(model_identity(model), [file_sha256(d) for d in data], {k: v for k, v in args.items()
                                                                              if k != "out"})
             jobs[f"{p['runs']}/{name}"] = (name, args, fp)
         done = r.fingerprints(list(jobs))
@@ -224,12 +224,6 @@ def model_identity(model_path: str) -> str:
         return model_path
     return fingerprint(sorted((str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
                               for f in root.rglob("*") if f.is_file()))
-
-
-def _sha256(path: str) -> str:
-    """train.common.file_sha256's digest, without importing torch into the stage task (about 2 CPU s)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def finish_evaluate(settings: Settings | None, prepared: dict) -> dict:

@@ -46,6 +46,12 @@ def fingerprint(*parts) -> str:
     return hashlib.sha256(doc.encode()).hexdigest()
 
 
+def file_sha256(path) -> str:
+    """sha256 hex of a file's bytes (an input file's content, e.g. an export a job reads)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 @dataclass
 class Run:
     """One stage run. Use `write` for every table write so counts and run ids are recorded."""
